@@ -1,0 +1,15 @@
+"""Django app configuration."""
+
+from __future__ import annotations
+
+from django.apps import AppConfig
+
+
+class AutomateConfig(AppConfig):
+    name = "django_automate"
+    label = "automate"
+    verbose_name = "Automate"
+    default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from django_automate import checks  # noqa: F401  (registers system checks)

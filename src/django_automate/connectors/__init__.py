@@ -1,0 +1,1 @@
+"""Connectors: where steps reach external systems (``http``, ``log``, …)."""

@@ -1,0 +1,1 @@
+"""Inbound webhooks: ``POST /automate/hooks/<slug>/``."""

@@ -1,0 +1,36 @@
+"""All models of the ``automate`` app."""
+
+from __future__ import annotations
+
+from django_automate.models.audit import AuditEntry
+from django_automate.models.endpoints import SignatureScheme, WebhookEndpoint
+from django_automate.models.events import Event, EventStatus
+from django_automate.models.governance import Budget, BudgetUsage, Secret
+from django_automate.models.outbox import JobKind, JobStatus, OutboxJob
+from django_automate.models.rules import RuleSpec
+from django_automate.models.runs import ExecutionRun, RunStatus, StepRun, StepStatus
+from django_automate.models.schedules import Schedule, WorkerHeartbeat
+from django_automate.models.workflows import Workflow, WorkflowVersion
+
+__all__ = [
+    "AuditEntry",
+    "Budget",
+    "BudgetUsage",
+    "Event",
+    "EventStatus",
+    "ExecutionRun",
+    "JobKind",
+    "JobStatus",
+    "OutboxJob",
+    "RuleSpec",
+    "RunStatus",
+    "Schedule",
+    "Secret",
+    "SignatureScheme",
+    "StepRun",
+    "StepStatus",
+    "WebhookEndpoint",
+    "WorkerHeartbeat",
+    "Workflow",
+    "WorkflowVersion",
+]

@@ -1,0 +1,58 @@
+"""The transactional outbox: durable intents to process something."""
+
+from __future__ import annotations
+
+from django.db import models
+
+from django_automate.models.base import tenant_field, trace_id_field
+
+
+class JobKind(models.TextChoices):
+    ROUTE_EVENT = "route_event", "Route event"
+    EXECUTE_RUN = "execute_run", "Execute run"
+
+
+class JobStatus(models.TextChoices):
+    READY = "ready", "Ready"
+    CLAIMED = "claimed", "Claimed"
+    DONE = "done", "Done"
+    DEAD = "dead", "Dead-lettered"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+class OutboxJob(models.Model):
+    """Written in the same transaction as what it refers to; claimed by workers under a lease.
+
+    Every write by a worker after the claim is conditional on ``lease_token`` (fencing).
+    """
+
+    id = models.BigAutoField(primary_key=True)
+    tenant = tenant_field()
+    kind = models.CharField(max_length=32, choices=JobKind.choices)
+    queue = models.CharField(max_length=64, default="default")
+    status = models.CharField(max_length=16, choices=JobStatus.choices, default=JobStatus.READY)
+    event = models.ForeignKey("automate.Event", null=True, blank=True, on_delete=models.CASCADE, related_name="jobs")
+    run = models.ForeignKey(
+        "automate.ExecutionRun", null=True, blank=True, on_delete=models.CASCADE, related_name="jobs"
+    )
+    attempts = models.PositiveIntegerField(default=0, help_text="Number of claims so far.")
+    available_at = models.DateTimeField()
+    lease_token = models.UUIDField(null=True, blank=True)
+    leased_by = models.CharField(max_length=128, blank=True)
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.JSONField(null=True, blank=True)
+    trace_id = trace_id_field()
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        app_label = "automate"
+        ordering = ("id",)
+        indexes = [
+            models.Index(fields=("status", "queue", "available_at"), name="automate_job_claim_idx"),
+            models.Index(fields=("status", "lease_expires_at"), name="automate_job_lease_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} #{self.id} ({self.status})"

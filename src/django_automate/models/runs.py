@@ -1,0 +1,102 @@
+"""Execution runs and the step attempts inside them."""
+
+from __future__ import annotations
+
+from django.db import models
+
+from django_automate.models.base import tenant_field, trace_id_field, uuid_pk
+
+
+class RunStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    RUNNING = "running", "Running"
+    SUCCEEDED = "succeeded", "Succeeded"
+    FAILED = "failed", "Failed"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+class StepStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    RUNNING = "running", "Running"
+    RETRYING = "retrying", "Retrying"
+    SUCCEEDED = "succeeded", "Succeeded"
+    FAILED = "failed", "Failed"
+    SKIPPED = "skipped", "Skipped"
+
+
+class ExecutionRun(models.Model):
+    """One WorkflowVersion processing one Event.
+
+    ``replay_seq`` is 0 for the run routing created and 1, 2, … for explicit replays, so
+    "one run per (event, workflow) unless a replay" is a plain unique constraint that
+    every backend (MySQL/MariaDB included) enforces.
+    """
+
+    id = uuid_pk()
+    tenant = tenant_field()
+    event = models.ForeignKey("automate.Event", on_delete=models.PROTECT, related_name="runs")
+    workflow = models.ForeignKey("automate.Workflow", on_delete=models.PROTECT, related_name="runs")
+    workflow_version = models.ForeignKey("automate.WorkflowVersion", on_delete=models.PROTECT, related_name="runs")
+    rule = models.ForeignKey("automate.RuleSpec", null=True, blank=True, on_delete=models.SET_NULL, related_name="runs")
+    status = models.CharField(max_length=16, choices=RunStatus.choices, default=RunStatus.PENDING)
+    replay_of = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="replays")
+    replay_seq = models.PositiveIntegerField(default=0)
+    error = models.JSONField(null=True, blank=True)
+    trace_id = trace_id_field()
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        app_label = "automate"
+        ordering = ("-created_at",)
+        constraints = [
+            models.UniqueConstraint(
+                fields=("event", "workflow", "replay_seq"), name="automate_run_unique_per_event_workflow"
+            )
+        ]
+        indexes = [models.Index(fields=("tenant", "status", "created_at"), name="automate_run_status_idx")]
+
+    def __str__(self) -> str:
+        return f"run {self.id} ({self.status})"
+
+
+class StepRun(models.Model):
+    """One attempt of one step of a run.
+
+    ``success_guard`` is ``True`` on the succeeded attempt and NULL otherwise; a unique
+    constraint over (run, step_id, success_guard) therefore allows at most one succeeded
+    attempt per step on every backend (NULLs never collide), without a partial index.
+    """
+
+    id = uuid_pk()
+    tenant = tenant_field()
+    run = models.ForeignKey(ExecutionRun, on_delete=models.CASCADE, related_name="steps")
+    step_id = models.CharField(max_length=64)
+    step_index = models.PositiveIntegerField()
+    attempt = models.PositiveIntegerField(default=1)
+    connector = models.CharField(max_length=64)
+    action = models.CharField(max_length=64)
+    status = models.CharField(max_length=16, choices=StepStatus.choices, default=StepStatus.PENDING)
+    success_guard = models.BooleanField(null=True, blank=True, editable=False)
+    idempotency_key = models.CharField(max_length=255)
+    input = models.JSONField(null=True, blank=True, help_text="Rendered input, redacted; secrets never resolved.")
+    output = models.JSONField(null=True, blank=True, help_text="Connector output, redacted.")
+    error = models.JSONField(null=True, blank=True)
+    cost = models.DecimalField(max_digits=18, decimal_places=6, null=True, blank=True)
+    trace_id = trace_id_field()
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    duration_ms = models.PositiveIntegerField(null=True, blank=True)
+
+    class Meta:
+        app_label = "automate"
+        ordering = ("run", "step_index", "attempt")
+        constraints = [
+            models.UniqueConstraint(fields=("run", "step_id", "attempt"), name="automate_steprun_unique_attempt"),
+            models.UniqueConstraint(fields=("run", "step_id", "success_guard"), name="automate_steprun_one_success"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.step_id} #{self.attempt} ({self.status})"

@@ -1,0 +1,1 @@
+"""The transactional outbox: enqueue, claim (SKIP LOCKED), leases with fencing, retries."""

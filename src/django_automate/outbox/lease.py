@@ -1,0 +1,71 @@
+"""Fenced writes: every state change by a worker is conditional on its lease token.
+
+A worker whose lease expired (or was taken over) matches no row, so it changes nothing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from django.utils import timezone
+
+from django_automate import conf, exceptions
+from django_automate.models import JobStatus, OutboxJob
+from django_automate.outbox.claim import ClaimedJob
+
+
+def _held(job: ClaimedJob, using: str):  # type: ignore[no-untyped-def]
+    return OutboxJob.objects.using(using).filter(
+        id=job.id, lease_token=job.lease_token, status=JobStatus.CLAIMED, lease_expires_at__gt=timezone.now()
+    )
+
+
+def heartbeat(job: ClaimedJob, *, using: str = "default") -> bool:
+    """Extend the lease; ``False`` means the lease is lost and the worker must stop writing."""
+    now = timezone.now()
+    return bool(
+        _held(job, using).update(lease_expires_at=now + dt.timedelta(seconds=conf.lease_seconds()), updated_at=now)
+    )
+
+
+def fence(job: ClaimedJob, *, using: str = "default") -> None:
+    """Inside a transaction: lock the job row if we still hold it (extending the lease), else raise LeaseLost.
+
+    The row lock lasts until commit, so recovery cannot hand the job to another worker
+    between this check and the writes it guards.
+    """
+    if not heartbeat(job, using=using):
+        raise exceptions.LeaseLost(details={"job_id": job.id})
+
+
+def _finish(job: ClaimedJob, using: str, **values: Any) -> None:
+    now = timezone.now()
+    updated = _held(job, using).update(lease_token=None, lease_expires_at=None, updated_at=now, **values)
+    if not updated:
+        raise exceptions.LeaseLost(details={"job_id": job.id})
+
+
+def complete(job: ClaimedJob, *, using: str = "default") -> None:
+    _finish(job, using, status=JobStatus.DONE, finished_at=timezone.now(), last_error=None)
+
+
+def dead_letter(job: ClaimedJob, error: dict[str, Any], *, using: str = "default") -> None:
+    _finish(job, using, status=JobStatus.DEAD, finished_at=timezone.now(), last_error=error)
+
+
+def reschedule(
+    job: ClaimedJob, available_at: dt.datetime, error: dict[str, Any] | None, *, using: str = "default"
+) -> None:
+    """Release the job to be claimed again at ``available_at`` (a retry)."""
+    _finish(job, using, status=JobStatus.READY, available_at=available_at, last_error=error, leased_by="")
+
+
+def release(job: ClaimedJob, *, using: str = "default") -> bool:
+    """Give the job back untouched (graceful shutdown); ``False`` if it was no longer ours."""
+    now = timezone.now()
+    return bool(
+        _held(job, using).update(
+            status=JobStatus.READY, lease_token=None, lease_expires_at=None, leased_by="", updated_at=now
+        )
+    )

@@ -1,0 +1,1 @@
+"""Policy: redaction of sensitive values, budgets."""

@@ -1,0 +1,1 @@
+"""Execution runs: state transitions and the step executor."""

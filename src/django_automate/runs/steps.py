@@ -1,0 +1,216 @@
+"""One attempt of one step: condition, templating, secret resolution, connector call, fenced write-back."""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+import logging
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from django_automate import conf, exceptions
+from django_automate.connectors.base import ConnectorContext, RetryableError
+from django_automate.connectors.registry import get_connector
+from django_automate.models import ExecutionRun, StepRun, StepStatus
+from django_automate.outbox import lease
+from django_automate.outbox.claim import ClaimedJob
+from django_automate.outbox.retry import RetryPolicy
+from django_automate.policy.redaction import mask_values, redact
+from django_automate.secrets.refs import Resolver
+from django_automate.tracing import context
+from django_automate.tracing.logging import log_extra
+from django_automate.workflows.templating import render
+
+logger = logging.getLogger(__name__)
+
+
+class Outcome(enum.Enum):
+    SUCCEEDED = "succeeded"
+    SKIPPED = "skipped"
+    FAILED = "failed"
+    RETRY_SCHEDULED = "retry_scheduled"
+
+
+@dataclass
+class StepCall:
+    """Everything one step attempt needs."""
+
+    job: ClaimedJob
+    run: ExecutionRun
+    index: int
+    step: dict[str, Any]
+    data: dict[str, Any]
+    using: str = "default"
+
+    @property
+    def step_id(self) -> str:
+        return str(self.step["id"])
+
+
+def settled(call: StepCall) -> Outcome | None:
+    """What an earlier attempt already decided for this step, recording its output in ``call.data``."""
+    attempts = list(StepRun.objects.using(call.using).filter(run=call.run, step_id=call.step_id).order_by("attempt"))
+    if not attempts:
+        return None
+    last = attempts[-1]
+    if last.status == StepStatus.SUCCEEDED:
+        call.data["steps"][call.step_id] = {"status": "succeeded", "output": last.output}
+        return Outcome.SUCCEEDED
+    if last.status == StepStatus.SKIPPED:
+        call.data["steps"][call.step_id] = {"status": "skipped", "output": None}
+        return Outcome.SKIPPED
+    if last.status == StepStatus.FAILED and call.step.get("on_failure") == "continue":
+        call.data["steps"][call.step_id] = {"status": "failed", "output": None, "error": last.error}
+        return Outcome.FAILED
+    if last.status == StepStatus.RUNNING:
+        # A worker died (or lost its lease) mid-attempt: that attempt counts, and is closed now.
+        with transaction.atomic(using=call.using):
+            lease.fence(call.job, using=call.using)
+            StepRun.objects.using(call.using).filter(pk=last.pk, status=StepStatus.RUNNING).update(
+                status=StepStatus.RETRYING,
+                finished_at=timezone.now(),
+                error={"code": "attempt_interrupted", "message": "The worker stopped during this attempt."},
+            )
+    return None
+
+
+def _round_attempts(call: StepCall) -> tuple[int, int]:
+    """(next attempt number, attempts made since the step last failed for good)."""
+    statuses = list(
+        StepRun.objects.using(call.using)
+        .filter(run=call.run, step_id=call.step_id)
+        .order_by("attempt")
+        .values_list("status", flat=True)
+    )
+    in_round = 0
+    for status in reversed(statuses):
+        if status == StepStatus.FAILED:
+            break
+        in_round += 1
+    return len(statuses) + 1, in_round
+
+
+def _record(call: StepCall, attempt: int, status: str, **values: Any) -> StepRun:
+    now = timezone.now()
+    with transaction.atomic(using=call.using):
+        lease.fence(call.job, using=call.using)
+        return StepRun.objects.using(call.using).create(
+            tenant=call.run.tenant,
+            run=call.run,
+            step_id=call.step_id,
+            step_index=call.index,
+            attempt=attempt,
+            connector=str(call.step.get("connector", "")),
+            action=str(call.step.get("action", "")),
+            status=status,
+            idempotency_key=f"{call.run.id}:{call.step_id}",
+            trace_id=call.run.trace_id,
+            started_at=now,
+            finished_at=None if status == StepStatus.RUNNING else now,
+            success_guard=True if status == StepStatus.SUCCEEDED else None,
+            **values,
+        )
+
+
+def run_step(call: StepCall) -> Outcome:
+    """Run the step once (or skip it), recording the attempt; reschedules the job for retries."""
+    done = settled(call)
+    if done is not None:
+        return done
+    attempt, in_round = _round_attempts(call)
+    if "if" in call.step:
+        from django_automate.rules.jsonlogic import evaluate, truthy
+
+        try:
+            should_run = truthy(evaluate(call.step["if"], call.data))
+        except exceptions.AutomateError as exc:
+            return _fail(call, attempt, {"code": exc.code, "message": f"Step condition failed: {exc.message}"})
+        if not should_run:
+            _record(call, attempt, StepStatus.SKIPPED)
+            call.data["steps"][call.step_id] = {"status": "skipped", "output": None}
+            return Outcome.SKIPPED
+    try:
+        rendered = render(call.step.get("with", {}), call.data)
+    except exceptions.AutomateError as exc:
+        return _fail(call, attempt, {"code": exc.code, "message": exc.message, "details": exc.details})
+    step_run = _record(call, attempt, StepStatus.RUNNING, input=redact(rendered))
+    return _execute(call, step_run, rendered, in_round + 1)
+
+
+def _execute(call: StepCall, step_run: StepRun, rendered: Any, round_attempt: int) -> Outcome:
+    resolver = Resolver()
+    timeout = float(call.step.get("timeout_seconds", conf.default_step_timeout()))
+    started = time.monotonic()
+    retry_after: float | None = None
+    error: dict[str, Any] | None = None
+    retryable = False
+    output: Any = None
+    cost: float | None = None
+    with context.bind(step_id=call.step_id):
+        try:
+            connector = get_connector(str(call.step["connector"]))
+            ctx = ConnectorContext(
+                idempotency_key=step_run.idempotency_key,
+                trace_id=call.run.trace_id,
+                deadline=started + timeout,
+                run_id=str(call.run.id),
+                step_id=call.step_id,
+                tenant=call.run.tenant,
+            )
+            result = connector.execute(str(call.step["action"]), resolver.resolve(rendered), ctx)
+            output, cost = result.output, result.cost
+        except RetryableError as exc:
+            retryable, retry_after = True, exc.retry_after
+            error = {"code": exc.code, "message": exc.message, "details": exc.details}
+        except exceptions.AutomateError as exc:
+            error = {"code": exc.code, "message": exc.message, "details": exc.details}
+        except Exception as exc:  # a connector bug must not kill the worker; retried like a transient error
+            retryable = True
+            error = {"code": "unexpected_error", "message": f"{exc.__class__.__name__}: {exc}"}
+            logger.exception("Step %s raised", call.step_id, extra=log_extra("step_crashed"))
+    duration_ms = int((time.monotonic() - started) * 1000)
+    if error is not None:
+        error = mask_values(error, resolver.values)
+        policy = RetryPolicy.from_step(call.step)
+        if retryable and round_attempt < policy.max_attempts:
+            delay = policy.delay(round_attempt, retry_after)
+            with transaction.atomic(using=call.using):
+                lease.fence(call.job, using=call.using)
+                _close(call, step_run, StepStatus.RETRYING, duration_ms, error=error)
+                lease.reschedule(call.job, timezone.now() + dt.timedelta(seconds=delay), error, using=call.using)
+            logger.info(
+                "Step %s attempt %s failed; retry in %.1fs",
+                call.step_id,
+                step_run.attempt,
+                delay,
+                extra=log_extra("step_retry_scheduled", code=error["code"]),
+            )
+            return Outcome.RETRY_SCHEDULED
+        with transaction.atomic(using=call.using):
+            lease.fence(call.job, using=call.using)
+            _close(call, step_run, StepStatus.FAILED, duration_ms, error=error)
+        call.data["steps"][call.step_id] = {"status": "failed", "output": None, "error": error}
+        return Outcome.FAILED
+    stored = redact(mask_values(output, resolver.values))
+    with transaction.atomic(using=call.using):
+        lease.fence(call.job, using=call.using)
+        _close(call, step_run, StepStatus.SUCCEEDED, duration_ms, output=stored, cost=cost, success_guard=True)
+    call.data["steps"][call.step_id] = {"status": "succeeded", "output": stored}
+    logger.info("Step %s succeeded", call.step_id, extra=log_extra("step_succeeded", duration_ms=duration_ms))
+    return Outcome.SUCCEEDED
+
+
+def _close(call: StepCall, step_run: StepRun, status: str, duration_ms: int, **values: Any) -> None:
+    StepRun.objects.using(call.using).filter(pk=step_run.pk).update(
+        status=status, finished_at=timezone.now(), duration_ms=duration_ms, **values
+    )
+
+
+def _fail(call: StepCall, attempt: int, error: dict[str, Any]) -> Outcome:
+    _record(call, attempt, StepStatus.FAILED, error=error)
+    call.data["steps"][call.step_id] = {"status": "failed", "output": None, "error": error}
+    return Outcome.FAILED

@@ -1,0 +1,1 @@
+"""SecretRefs (``$secret:NAME``), resolved only at the moment of use."""

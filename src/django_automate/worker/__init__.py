@@ -1,0 +1,1 @@
+"""Workers: the claim loop, lease heartbeats, signal handling and execution backends."""

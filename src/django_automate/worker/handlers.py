@@ -1,0 +1,41 @@
+"""Processing one claimed job: dispatch by kind, with the trace context bound."""
+
+from __future__ import annotations
+
+import logging
+
+from django.db import transaction
+
+from django_automate import exceptions
+from django_automate.models import JobKind
+from django_automate.outbox import lease
+from django_automate.outbox.claim import ClaimedJob
+from django_automate.tracing import context
+from django_automate.tracing.logging import log_extra
+
+logger = logging.getLogger(__name__)
+
+
+def process(job: ClaimedJob, *, using: str = "default") -> None:
+    """Run a claimed job. A lost lease discards the work; other failures release it for a retry."""
+    from django_automate.rules.routing import route_event
+    from django_automate.runs.executor import execute_run
+
+    with context.bind(trace_id=job.trace_id, job_id=job.id, tenant=job.tenant):
+        try:
+            if job.kind == JobKind.ROUTE_EVENT:
+                route_event(job, using=using)
+            elif job.kind == JobKind.EXECUTE_RUN:
+                execute_run(job, using=using)
+            else:
+                with transaction.atomic(using=using):
+                    lease.dead_letter(job, {"code": "unknown_job_kind", "message": job.kind}, using=using)
+        except exceptions.LeaseLost:
+            logger.warning("Lost the lease on job %s; its writes were discarded", job.id, extra=log_extra("lease_lost"))
+        except Exception:
+            # Unexpected (database hiccup, bug): give the job back so it is retried, never lost.
+            logger.exception("Job %s failed unexpectedly; releasing it", job.id, extra=log_extra("job_crashed"))
+            try:
+                lease.release(job, using=using)
+            except Exception:
+                logger.exception("Could not release job %s; its lease will expire", job.id)

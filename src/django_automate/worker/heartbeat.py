@@ -1,0 +1,46 @@
+"""Keeping a claimed job's lease alive while it is being processed."""
+
+from __future__ import annotations
+
+import threading
+from types import TracebackType
+
+from django.db import connections
+
+from django_automate import conf
+from django_automate.outbox import lease
+from django_automate.outbox.claim import ClaimedJob
+
+
+class LeaseKeeper:
+    """Context manager: a daemon thread extends the lease every ``HEARTBEAT_SECONDS``.
+
+    If a heartbeat finds the lease gone, ``lost`` is set; the fenced writes of the job
+    then fail with LeaseLost on their own.
+    """
+
+    def __init__(self, job: ClaimedJob, *, using: str = "default") -> None:
+        self.job = job
+        self.using = using
+        self.lost = threading.Event()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._beat, name=f"automate-lease-{job.id}", daemon=True)
+
+    def __enter__(self) -> LeaseKeeper:
+        self._thread.start()
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _beat(self) -> None:
+        try:
+            while not self._stop.wait(conf.heartbeat_seconds()):
+                if not lease.heartbeat(self.job, using=self.using):
+                    self.lost.set()
+                    return
+        finally:
+            connections[self.using].close()

@@ -1,0 +1,134 @@
+"""The worker: claim, process, repeat; recover expired leases; stop gracefully on SIGTERM."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import socket
+import threading
+import time
+import uuid
+from types import FrameType
+
+from django.db import connections
+from django.utils import timezone
+
+from django_automate import conf
+from django_automate.models import WorkerHeartbeat
+from django_automate.outbox.claim import claim_one, recover_expired
+from django_automate.tracing.logging import log_extra
+from django_automate.worker.handlers import process
+from django_automate.worker.heartbeat import LeaseKeeper
+from django_automate.worker.wakeup import Waiter
+
+logger = logging.getLogger(__name__)
+
+
+def new_worker_id() -> str:
+    """Unique per process start, so a restarted worker never inherits an old worker's claims."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
+
+
+class Worker:
+    """Processes outbox jobs until stopped (or, with ``once``, until none is ready)."""
+
+    def __init__(
+        self,
+        *,
+        queues: list[str] | None = None,
+        concurrency: int = 1,
+        once: bool = False,
+        using: str = "default",
+        install_signal_handlers: bool = True,
+    ) -> None:
+        self.queues = queues or ["default"]
+        self.concurrency = max(1, concurrency)
+        self.once = once
+        self.using = using
+        self.id = new_worker_id()
+        self.stopping = threading.Event()
+        self.install_signal_handlers = install_signal_handlers
+        self.processed = 0
+        self._lock = threading.Lock()
+        self._last_recovery = 0.0
+
+    def stop(self, signum: int | None = None, frame: FrameType | None = None) -> None:
+        """Finish the current job, claim nothing more."""
+        if not self.stopping.is_set():
+            logger.info("Worker %s stopping", self.id, extra=log_extra("worker_stopping", worker_id=self.id))
+        self.stopping.set()
+
+    def run(self) -> int:
+        if self.install_signal_handlers and threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGTERM, self.stop)
+            signal.signal(signal.SIGINT, self.stop)
+        self._register()
+        logger.info(
+            "Worker %s started on %s",
+            self.id,
+            ",".join(self.queues),
+            extra=log_extra("worker_start", worker_id=self.id),
+        )
+        threads = [
+            threading.Thread(target=self._loop, name=f"automate-worker-{n}", daemon=True)
+            for n in range(self.concurrency - 1)
+        ]
+        for thread in threads:
+            thread.start()
+        try:
+            self._loop()
+        finally:
+            self.stopping.set()
+            for thread in threads:
+                thread.join()
+            self._unregister()
+        logger.info("Worker %s stopped after %s jobs", self.id, self.processed, extra=log_extra("worker_stop"))
+        return self.processed
+
+    def _loop(self) -> None:
+        waiter = Waiter(using=self.using)
+        try:
+            while not self.stopping.is_set():
+                self._maybe_recover()
+                job = claim_one(worker_id=self.id, queues=self.queues, using=self.using)
+                if job is None:
+                    if self.once:
+                        return
+                    waiter.wait(conf.poll_interval(), self.stopping)
+                    continue
+                logger.debug("Claimed job %s", job.id, extra=log_extra("claim_job", job_id=job.id))
+                with LeaseKeeper(job, using=self.using):
+                    process(job, using=self.using)
+                with self._lock:
+                    self.processed += 1
+        finally:
+            waiter.close()
+            if threading.current_thread() is not threading.main_thread():
+                connections[self.using].close()
+
+    def _maybe_recover(self) -> None:
+        """Every worker recovers expired leases now and then: no separate reaper to run."""
+        now = time.monotonic()
+        with self._lock:
+            if now - self._last_recovery < conf.lease_seconds() / 4:
+                return
+            self._last_recovery = now
+        recovered = recover_expired(using=self.using)
+        if recovered:
+            logger.warning("Recovered %s jobs with expired leases", recovered, extra=log_extra("recover_leases"))
+        WorkerHeartbeat.objects.using(self.using).filter(id=self.id).update(last_seen_at=timezone.now())
+
+    def _register(self) -> None:
+        now = timezone.now()
+        WorkerHeartbeat.objects.using(self.using).create(
+            id=self.id,
+            hostname=socket.gethostname(),
+            pid=os.getpid(),
+            queues=self.queues,
+            started_at=now,
+            last_seen_at=now,
+        )
+
+    def _unregister(self) -> None:
+        WorkerHeartbeat.objects.using(self.using).filter(id=self.id).update(stopped_at=timezone.now())

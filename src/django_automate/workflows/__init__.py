@@ -1,0 +1,1 @@
+"""Workflow definitions: validation, templating and publishing of immutable versions."""
