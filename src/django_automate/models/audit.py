@@ -7,7 +7,7 @@ from typing import Any
 from django.db import models
 
 from django_automate import exceptions
-from django_automate.models.base import tenant_field, uuid_pk
+from django_automate.models.base import JSONField, tenant_field, uuid_pk
 
 
 class AuditEntry(models.Model):
@@ -21,7 +21,7 @@ class AuditEntry(models.Model):
     object_type = models.CharField(max_length=64, blank=True)
     object_id = models.CharField(max_length=64, blank=True)
     trace_id = models.CharField(max_length=36, blank=True, db_index=True)
-    data = models.JSONField(default=dict, blank=True)
+    data = JSONField(default=dict, blank=True)
     prev_hash = models.CharField(max_length=64)
     hash = models.CharField(max_length=64)
     created_at = models.DateTimeField()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.db import models
 
-from django_automate.models.base import tenant_field, uuid_pk
+from django_automate.models.base import JSONField, tenant_field, uuid_pk
 
 
 class SignatureScheme(models.TextChoices):
@@ -28,7 +28,7 @@ class WebhookEndpoint(models.Model):
         help_text='Event type; may contain "{{ body.<path> }}" and "{{ headers.<lower-case-name> }}".',
     )
     scheme = models.CharField(max_length=32, choices=SignatureScheme.choices, default=SignatureScheme.NONE)
-    secrets = models.JSONField(default=list, blank=True, help_text='SecretRef strings, e.g. ["$secret:GH_HOOK"].')
+    secrets = JSONField(default=list, blank=True, help_text='SecretRef strings, e.g. ["$secret:GH_HOOK"].')
     signature_header = models.CharField(
         max_length=100, blank=True, help_text="Header carrying the signature (hmac_sha256); blank for the default."
     )

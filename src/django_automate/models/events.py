@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.db import models
 
-from django_automate.models.base import tenant_field, trace_id_field, uuid_pk
+from django_automate.models.base import JSONField, tenant_field, trace_id_field, uuid_pk
 
 
 class EventStatus(models.TextChoices):
@@ -26,8 +26,8 @@ class Event(models.Model):
     type = models.CharField(max_length=255)
     idempotency_key = models.CharField(max_length=255)
     body_sha256 = models.CharField(max_length=64, blank=True)
-    payload = models.JSONField(default=dict, blank=True)
-    headers = models.JSONField(default=dict, blank=True)
+    payload = JSONField(default=dict, blank=True)
+    headers = JSONField(default=dict, blank=True)
     trace_id = trace_id_field()
     endpoint = models.ForeignKey(
         "automate.WebhookEndpoint", null=True, blank=True, on_delete=models.SET_NULL, related_name="events"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.db import models
 
-from django_automate.models.base import tenant_field, trace_id_field
+from django_automate.models.base import JSONField, tenant_field, trace_id_field
 
 
 class JobKind(models.TextChoices):
@@ -40,7 +40,7 @@ class OutboxJob(models.Model):
     lease_token = models.UUIDField(null=True, blank=True)
     leased_by = models.CharField(max_length=128, blank=True)
     lease_expires_at = models.DateTimeField(null=True, blank=True)
-    last_error = models.JSONField(null=True, blank=True)
+    last_error = JSONField(null=True, blank=True)
     trace_id = trace_id_field()
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

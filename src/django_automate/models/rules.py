@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.db import models
 
-from django_automate.models.base import tenant_field, uuid_pk
+from django_automate.models.base import JSONField, tenant_field, uuid_pk
 
 
 def _true() -> bool:
@@ -18,7 +18,7 @@ class RuleSpec(models.Model):
     tenant = tenant_field()
     name = models.CharField(max_length=200)
     event_type = models.CharField(max_length=255, help_text='Exact type or a glob such as "order.*".')
-    condition = models.JSONField(default=_true, blank=True, help_text="JSON Logic over {event: {...}}.")
+    condition = JSONField(default=_true, blank=True, help_text="JSON Logic over {event: {...}}.")
     workflow = models.ForeignKey("automate.Workflow", on_delete=models.PROTECT, related_name="rules")
     priority = models.IntegerField(default=0, help_text="Higher priorities are evaluated first.")
     enabled = models.BooleanField(default=True)

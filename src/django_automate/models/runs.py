@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.db import models
 
-from django_automate.models.base import tenant_field, trace_id_field, uuid_pk
+from django_automate.models.base import JSONField, tenant_field, trace_id_field, uuid_pk
 
 
 class RunStatus(models.TextChoices):
@@ -41,7 +41,7 @@ class ExecutionRun(models.Model):
     status = models.CharField(max_length=16, choices=RunStatus.choices, default=RunStatus.PENDING)
     replay_of = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="replays")
     replay_seq = models.PositiveIntegerField(default=0)
-    error = models.JSONField(null=True, blank=True)
+    error = JSONField(null=True, blank=True)
     trace_id = trace_id_field()
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     started_at = models.DateTimeField(null=True, blank=True)
@@ -80,9 +80,9 @@ class StepRun(models.Model):
     status = models.CharField(max_length=16, choices=StepStatus.choices, default=StepStatus.PENDING)
     success_guard = models.BooleanField(null=True, blank=True, editable=False)
     idempotency_key = models.CharField(max_length=255)
-    input = models.JSONField(null=True, blank=True, help_text="Rendered input, redacted; secrets never resolved.")
-    output = models.JSONField(null=True, blank=True, help_text="Connector output, redacted.")
-    error = models.JSONField(null=True, blank=True)
+    input = JSONField(null=True, blank=True, help_text="Rendered input, redacted; secrets never resolved.")
+    output = JSONField(null=True, blank=True, help_text="Connector output, redacted.")
+    error = JSONField(null=True, blank=True)
     cost = models.DecimalField(max_digits=18, decimal_places=6, null=True, blank=True)
     trace_id = trace_id_field()
     created_at = models.DateTimeField(auto_now_add=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.db import models
 
-from django_automate.models.base import tenant_field, uuid_pk
+from django_automate.models.base import JSONField, tenant_field, uuid_pk
 
 
 class Schedule(models.Model):
@@ -21,7 +21,7 @@ class Schedule(models.Model):
     cron = models.CharField(max_length=100, blank=True)
     interval_seconds = models.PositiveIntegerField(null=True, blank=True)
     timezone = models.CharField(max_length=64, default="UTC")
-    payload = models.JSONField(default=dict, blank=True)
+    payload = JSONField(default=dict, blank=True)
     catch_up = models.CharField(max_length=16, choices=CatchUp.choices, default=CatchUp.LATEST)
     enabled = models.BooleanField(default=True)
     next_tick_at = models.DateTimeField(null=True, blank=True)
@@ -44,7 +44,7 @@ class WorkerHeartbeat(models.Model):
     id = models.CharField(primary_key=True, max_length=128)
     hostname = models.CharField(max_length=255)
     pid = models.PositiveIntegerField()
-    queues = models.JSONField(default=list)
+    queues = JSONField(default=list)
     started_at = models.DateTimeField()
     last_seen_at = models.DateTimeField(db_index=True)
     stopped_at = models.DateTimeField(null=True, blank=True)

@@ -7,7 +7,7 @@ from typing import Any
 from django.db import models
 
 from django_automate import exceptions
-from django_automate.models.base import tenant_field, uuid_pk
+from django_automate.models.base import JSONField, tenant_field, uuid_pk
 
 
 class Workflow(models.Model):
@@ -40,7 +40,7 @@ class WorkflowVersion(models.Model):
     id = uuid_pk()
     workflow = models.ForeignKey(Workflow, on_delete=models.PROTECT, related_name="versions")
     number = models.PositiveIntegerField()
-    definition = models.JSONField()
+    definition = JSONField()
     sha256 = models.CharField(max_length=64, help_text="sha256 of the canonical JSON definition.")
     author = models.CharField(max_length=150, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)

@@ -11,8 +11,8 @@ import contextvars
 import re
 import secrets
 import uuid
-from types import MappingProxyType
 from collections.abc import Iterator, Mapping
+from types import MappingProxyType
 from typing import Any
 
 _EMPTY: Mapping[str, Any] = MappingProxyType({})
