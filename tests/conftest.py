@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -23,6 +24,7 @@ class HttpSink:
     requests: list[dict[str, Any]] = field(default_factory=list)
     responses: list[tuple[int, dict[str, str], bytes]] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    delay_seconds: float = 0.0
 
     def keys(self) -> Counter[str]:
         with self.lock:
@@ -38,6 +40,8 @@ def http_sink() -> Iterator[HttpSink]:
 
         def _handle(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)
+            if sink.delay_seconds:
+                time.sleep(sink.delay_seconds)
             body = self.rfile.read(length) if length else b""
             with sink.lock:
                 sink.requests.append(

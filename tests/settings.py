@@ -84,8 +84,8 @@ else:
 AUTOMATE = {
     "HTTP_ALLOW_PRIVATE_NETWORKS": True,  # tests call HTTP servers on 127.0.0.1
     "POLL_INTERVAL_SECONDS": 0.05,
-    "LEASE_SECONDS": 30,
-    "HEARTBEAT_SECONDS": 5,
+    "LEASE_SECONDS": float(os.environ.get("AUTOMATE_TEST_LEASE_SECONDS", "30")),
+    "HEARTBEAT_SECONDS": float(os.environ.get("AUTOMATE_TEST_LEASE_SECONDS", "30")) / 3,
 }
 
 LOGGING = {
