@@ -37,7 +37,7 @@ def _load(type_: str, path: str) -> BaseConnector:
     connector = cls()
     if not isinstance(connector, BaseConnector) and not callable(getattr(connector, "execute", None)):
         raise exceptions.ImproperlyConfigured(f"{path!r} is not a connector (it has no execute()).")
-    return connector  # type: ignore[no-any-return]
+    return connector
 
 
 def get_connector(type_: str) -> BaseConnector:

@@ -7,6 +7,7 @@ import logging
 from django.db import transaction
 from django.utils import timezone
 
+from django_automate import exceptions
 from django_automate.models import Event, EventStatus, ExecutionRun, JobKind
 from django_automate.outbox import lease
 from django_automate.outbox.claim import ClaimedJob
@@ -24,6 +25,8 @@ def route_event(job: ClaimedJob, *, using: str = "default") -> list[ExecutionRun
     recorded). The (event, workflow, replay_seq=0) constraint makes a second routing of the
     same event a no-op even if fencing were bypassed.
     """
+    if job.event_id is None:
+        raise exceptions.ValidationError("A route_event job needs an event.", details={"job_id": job.id})
     event = Event.objects.using(using).get(id=job.event_id)
     rules = matching_rules(event, using=using)
     created: list[ExecutionRun] = []

@@ -22,6 +22,8 @@ logger = logging.getLogger(__name__)
 
 def execute_run(job: ClaimedJob, *, using: str = "default") -> str:
     """Advance the job's run as far as it can go now; return the run's status afterwards."""
+    if job.run_id is None:
+        raise exceptions.ValidationError("An execute_run job needs a run.", details={"job_id": job.id})
     run = ExecutionRun.objects.using(using).select_related("event", "workflow", "workflow_version").get(id=job.run_id)
     with context.bind(run_id=run.id, event_id=run.event_id, tenant=run.tenant):
         if run.status in states.TERMINAL:

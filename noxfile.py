@@ -1,0 +1,85 @@
+"""Test matrix: the whole suite on the primary Python/Django on every database, a subset elsewhere.
+
+``AUTOMATE_REQUIRE_DATABASES=1`` (set by CI) turns an unreachable PostgreSQL or MariaDB
+into a failure; otherwise those sessions are skipped with a message saying so.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+
+import nox
+
+nox.options.default_venv_backend = "uv|virtualenv"
+nox.options.sessions = ["lint", "tests", "compat"]
+nox.options.error_on_missing_interpreters = True
+
+PRIMARY_PYTHON = "3.12"
+PRIMARY_DJANGO = "5.2"
+DATABASES = {
+    "sqlite": None,
+    "postgres": ("127.0.0.1", 5432, "postgres"),
+    "mysql": ("127.0.0.1", 3306, "mysql"),
+}
+# (python, django) pairs beyond the primary one; Django 6 needs Python 3.12+.
+COMPAT = [
+    ("3.10", "4.2"),
+    ("3.11", "5.2"),
+    ("3.12", "4.2"),
+    ("3.12", "6.0"),
+    ("3.13", "5.2"),
+    ("3.13", "6.1"),
+]
+COMPAT_TESTS = ["tests/unit", "tests/integration"]
+
+
+def require_databases() -> bool:
+    return os.environ.get("AUTOMATE_REQUIRE_DATABASES") == "1"
+
+
+def reachable(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=2):
+            return True
+    except OSError:
+        return False
+
+
+def django_spec(version: str) -> str:
+    major, minor = version.split(".")
+    return f"Django>={version},<{major}.{int(minor) + 1}"
+
+
+@nox.session(python=PRIMARY_PYTHON)
+def lint(session: nox.Session) -> None:
+    session.install("-e", ".[dev,postgres]", django_spec(PRIMARY_DJANGO))
+    session.run("ruff", "check", ".")
+    session.run("ruff", "format", "--check", ".")
+    session.run("mypy")
+
+
+@nox.session(python=PRIMARY_PYTHON)
+@nox.parametrize("db", list(DATABASES))
+def tests(session: nox.Session, db: str) -> None:
+    """The whole suite on the primary Python/Django against one database."""
+    server = DATABASES[db]
+    extras = "dev"
+    if server is not None:
+        host, port, extras_name = server
+        if not reachable(host, port):
+            message = f"{db} is not reachable at {host}:{port}"
+            if require_databases():
+                session.error(message)
+            session.skip(f"SKIPPED the {db} suite: {message} (set AUTOMATE_REQUIRE_DATABASES=1 to fail instead)")
+        extras = f"dev,{extras_name}"
+    session.install("-e", f".[{extras}]", django_spec(PRIMARY_DJANGO), "dj-database-url")
+    session.run("pytest", *session.posargs, env={"AUTOMATE_TEST_DB": db})
+
+
+@nox.session
+@nox.parametrize("python,django", COMPAT)
+def compat(session: nox.Session, django: str) -> None:
+    """Unit and integration tests on SQLite, with no optional extras installed."""
+    session.install("-e", ".[dev]", django_spec(django))
+    session.run("pytest", "-q", "-p", "no:cacheprovider", *COMPAT_TESTS, *session.posargs)

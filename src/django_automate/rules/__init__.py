@@ -1,0 +1,1 @@
+"""Rules: JSON Logic evaluation and validation, and matching events to rules."""

@@ -1,0 +1,23 @@
+"""System checks catch bad AUTOMATE settings with namespaced ids."""
+
+from __future__ import annotations
+
+from django_automate.checks import check_settings
+
+
+def ids(settings_value, settings):
+    settings.AUTOMATE = settings_value
+    return [message.id for message in check_settings()]
+
+
+def test_defaults_pass(settings):
+    assert ids({}, settings) == []
+
+
+def test_bad_settings_are_reported(settings):
+    assert ids([], settings) == ["automate.E001"]
+    assert ids({"NOPE": 1}, settings) == ["automate.E002"]
+    assert ids({"EXECUTION_BACKEND": "carrier-pigeon"}, settings) == ["automate.E003"]
+    assert ids({"LEASE_SECONDS": -1}, settings) == ["automate.E004"]
+    assert ids({"IDEMPOTENCY_RETENTION_HOURS": 1}, settings) == ["automate.E005"]
+    assert ids({"LEASE_SECONDS": 10, "HEARTBEAT_SECONDS": 20}, settings) == ["automate.E006"]
