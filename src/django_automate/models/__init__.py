@@ -10,9 +10,11 @@ from django_automate.models.outbox import JobKind, JobStatus, OutboxJob
 from django_automate.models.rules import RuleSpec
 from django_automate.models.runs import ExecutionRun, RunStatus, StepRun, StepStatus
 from django_automate.models.schedules import Schedule, WorkerHeartbeat
+from django_automate.models.tokens import ApiToken
 from django_automate.models.workflows import Workflow, WorkflowVersion
 
 __all__ = [
+    "ApiToken",
     "AuditEntry",
     "Budget",
     "BudgetUsage",
