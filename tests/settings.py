@@ -43,6 +43,8 @@ TEMPLATES = [
 ]
 
 DB = os.environ.get("AUTOMATE_TEST_DB", "sqlite")
+# Lets several test runs share one server without clashing on the test database name.
+SUFFIX = os.environ.get("AUTOMATE_TEST_DB_SUFFIX", "")
 # Worker subprocesses started by acceptance tests connect to the test database by name.
 DB_NAME_OVERRIDE = os.environ.get("AUTOMATE_TEST_DB_NAME")
 
@@ -54,7 +56,7 @@ if DB == "postgres":
             "USER": os.environ.get("PGUSER", "postgres"),
             "HOST": os.environ.get("PGHOST", "127.0.0.1"),
             "PORT": os.environ.get("PGPORT", "5432"),
-            "TEST": {"NAME": "test_automate"},
+            "TEST": {"NAME": f"test_automate{SUFFIX}"},
         }
     }
 elif DB == "mysql":
@@ -66,7 +68,7 @@ elif DB == "mysql":
             "HOST": os.environ.get("MYSQL_HOST", "127.0.0.1"),
             "PORT": os.environ.get("MYSQL_PORT", "3306"),
             "OPTIONS": {"charset": "utf8mb4"},
-            "TEST": {"NAME": "test_automate", "CHARSET": "utf8mb4", "COLLATION": "utf8mb4_bin"},
+            "TEST": {"NAME": f"test_automate{SUFFIX}", "CHARSET": "utf8mb4", "COLLATION": "utf8mb4_bin"},
         }
     }
 elif DB == "sqlite":
@@ -74,7 +76,7 @@ elif DB == "sqlite":
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
             "NAME": DB_NAME_OVERRIDE or os.path.join(os.path.dirname(__file__), ".automate-tests.sqlite3"),
-            "TEST": {"NAME": os.path.join(os.path.dirname(__file__), ".automate-test-db.sqlite3")},
+            "TEST": {"NAME": os.path.join(os.path.dirname(__file__), f".automate-test-db{SUFFIX}.sqlite3")},
             "OPTIONS": {"timeout": 30},
         }
     }
