@@ -32,6 +32,12 @@ class WebhookEndpoint(models.Model):
     signature_header = models.CharField(
         max_length=100, blank=True, help_text="Header carrying the signature (hmac_sha256); blank for the default."
     )
+    signature_encoding = models.CharField(
+        max_length=16,
+        blank=True,
+        choices=[("hex", "Hex"), ("base64", "Base64")],
+        help_text="Encoding of the hmac_sha256 signature; blank accepts either.",
+    )
     tolerance_seconds = models.PositiveIntegerField(default=300)
     max_body_bytes = models.PositiveIntegerField(default=1024 * 1024)
     idempotency = models.CharField(
@@ -39,6 +45,14 @@ class WebhookEndpoint(models.Model):
         default="auto",
         help_text='"auto" (Idempotency-Key header, then the scheme\'s id, then sha256 of the body), '
         '"header:<name>", "body:<path>" or "body_hash".',
+    )
+    store_headers = JSONField(
+        default=list,
+        blank=True,
+        help_text="Lower-case names of request headers to store with events; empty stores all but credentials.",
+    )
+    rate_limit_per_minute = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Deliveries accepted per minute; empty means unlimited."
     )
     enabled = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)

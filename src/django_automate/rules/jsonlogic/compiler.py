@@ -90,7 +90,7 @@ class Compiler:
         """
         try:
             value = fn(None, self.limits.new_context())
-        except JsonLogicError:
+        except (JsonLogicError, RecursionError, OverflowError):
             return None
         return const(value) if type(value) in _SCALARS else None
 

@@ -104,17 +104,34 @@ def _compile_comparison(name: str) -> None:
 
             return compare2
         first, rest = fns[0], tuple(fns[1:])
+        if fast is None:
 
-        def chain(data: Any, context: Context | None) -> bool:
+            def chain(data: Any, context: Context | None) -> bool:
+                previous = first(data, context)
+                for fn in rest:
+                    current = fn(data, context)
+                    if not relation(previous, current):
+                        return False
+                    previous = current
+                return True
+
+            return chain
+
+        def ordered_chain(data: Any, context: Context | None) -> bool:
             previous = first(data, context)
             for fn in rest:
                 current = fn(data, context)
-                if not relation(previous, current):
+                left_kind = type(previous)
+                right_kind = type(current)
+                if (left_kind is int or left_kind is float) and (right_kind is int or right_kind is float):
+                    if not fast(previous, current):
+                        return False
+                elif not relation(previous, current):
                     return False
                 previous = current
             return True
 
-        return chain
+        return ordered_chain
 
 
 for _name in _RELATIONS:

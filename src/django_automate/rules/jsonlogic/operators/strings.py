@@ -18,12 +18,24 @@ def compile_cat(compiler: Compiler, args: Any, path: Path) -> Fn:
     """Concatenate the arguments as strings (``null`` is ``""``, ``1.0`` is ``"1"``, ``true`` is ``"true"``)."""
     fns, dynamic = compiler.spread(args, path)
     compiler.needs_context = True
+    limits, unit = compiler.limits, compiler.limits.size_unit
+    if fns is not None and len(fns) == 2:
+        first, second = fns
+
+        def cat2(data: Any, context: Context | None) -> str:
+            a = first(data, context)
+            b = second(data, context)
+            text = (a if type(a) is str else to_str(a)) + (b if type(b) is str else to_str(b))
+            if len(text) >= unit and context is not None:
+                limits.charge_string(context, len(text))
+            return text
+
+        return cat2
     source = dynamic if dynamic is not None else compiler.array(fns or [])
-    limits = compiler.limits
 
     def cat(data: Any, context: Context | None) -> str:
         text = "".join([value if type(value) is str else to_str(value) for value in source(data, context)])
-        if context is not None:
+        if len(text) >= unit and context is not None:
             limits.charge_string(context, len(text))
         return text
 
