@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
-from types import ModuleType
+from typing import Any
 
-from django_automate.management.subcommands import demo, worker
+from django_automate.management.subcommands import demo, operations, worker
 
-REGISTRY: dict[str, ModuleType] = {"worker": worker, "demo": demo}
+REGISTRY: dict[str, Any] = {
+    "worker": worker,
+    "demo": demo,
+    "replay": operations.Replay,
+    "retry": operations.Retry,
+    "cancel": operations.Cancel,
+}

@@ -1,0 +1,112 @@
+"""Operator actions on runs and events: replay, retry from the failed step, cancel.
+
+The API, the admin and ``manage.py automate`` call these, so every path gets the same
+checks, audit entries and jobs.
+"""
+
+from __future__ import annotations
+
+from django.db import IntegrityError, transaction
+from django.db.models import Max
+from django.utils import timezone
+
+from django_automate import exceptions
+from django_automate.audit import log as audit
+from django_automate.models import Event, ExecutionRun, JobKind, JobStatus, OutboxJob, RunStatus
+from django_automate.outbox.enqueue import enqueue
+from django_automate.rules.matching import matching_rules
+from django_automate.runs import states
+
+
+def replay_event(event: Event, *, actor: str) -> list[ExecutionRun]:
+    """Run the workflows that the event's rules match *now* again, as new runs marked ``replay_of``.
+
+    Each replay run is pinned to the workflow's current version and gets the next
+    ``replay_seq`` for its (event, workflow), so replays never collide with the original run.
+    """
+    runs: list[ExecutionRun] = []
+    for attempt in range(5):
+        try:
+            with transaction.atomic():
+                runs = _replay(event, actor)
+            break
+        except IntegrityError:
+            if attempt == 4:
+                raise exceptions.Conflict("The event is being replayed concurrently; try again.") from None
+    return runs
+
+
+def _replay(event: Event, actor: str) -> list[ExecutionRun]:
+    runs: list[ExecutionRun] = []
+    seen: set[object] = set()
+    for rule in matching_rules(event):
+        workflow = rule.workflow
+        if workflow.pk in seen or not workflow.enabled or workflow.current_version_id is None:
+            continue
+        seen.add(workflow.pk)
+        previous = ExecutionRun.objects.filter(event=event, workflow=workflow)
+        last = previous.order_by("-replay_seq").first()
+        next_seq = (previous.aggregate(n=Max("replay_seq"))["n"] or 0) + 1 if last else 0
+        run = ExecutionRun.objects.create(
+            tenant=event.tenant,
+            event=event,
+            workflow=workflow,
+            workflow_version_id=workflow.current_version_id,
+            rule=rule,
+            replay_of=last,
+            replay_seq=next_seq,
+            trace_id=event.trace_id,
+        )
+        enqueue(JobKind.EXECUTE_RUN, run=run, tenant=run.tenant, trace_id=run.trace_id)
+        runs.append(run)
+    audit.record(
+        "event.replayed",
+        actor=actor,
+        object_type="event",
+        object_id=str(event.id),
+        tenant=event.tenant,
+        trace_id=event.trace_id,
+        data={"runs": [str(r.id) for r in runs]},
+    )
+    return runs
+
+
+def retry_run(run: ExecutionRun, *, actor: str) -> ExecutionRun:
+    """Resume a failed run from its failed step; succeeded steps are not run again."""
+    with transaction.atomic():
+        locked = ExecutionRun.objects.select_for_update().get(pk=run.pk)
+        if locked.status != RunStatus.FAILED:
+            raise exceptions.IllegalTransition(
+                f"Only failed runs can be retried; this one is {locked.status}.",
+                details={"run_id": str(run.pk), "status": locked.status},
+            )
+        states.transition(locked, RunStatus.RUNNING, error=None, finished_at=None)
+        enqueue(JobKind.EXECUTE_RUN, run=locked, tenant=locked.tenant, trace_id=locked.trace_id)
+        audit.record(
+            "run.retried",
+            actor=actor,
+            object_type="run",
+            object_id=str(run.pk),
+            tenant=run.tenant,
+            trace_id=run.trace_id,
+        )
+    return locked
+
+
+def cancel_run(run: ExecutionRun, *, actor: str) -> ExecutionRun:
+    """Cancel a pending or running run; a step in flight finishes, no further step starts."""
+    with transaction.atomic():
+        locked = ExecutionRun.objects.select_for_update().get(pk=run.pk)
+        states.transition(locked, RunStatus.CANCELLED)
+        OutboxJob.objects.filter(run=locked, status=JobStatus.READY).update(
+            status=JobStatus.CANCELLED, finished_at=timezone.now(), updated_at=timezone.now()
+        )
+        audit.record(
+            "run.cancelled",
+            actor=actor,
+            object_type="run",
+            object_id=str(run.pk),
+            tenant=run.tenant,
+            trace_id=run.trace_id,
+        )
+    return locked
