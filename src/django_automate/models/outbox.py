@@ -30,6 +30,7 @@ class OutboxJob(models.Model):
     tenant = tenant_field()
     kind = models.CharField(max_length=32, choices=JobKind.choices)
     queue = models.CharField(max_length=64, default="default")
+    priority = models.SmallIntegerField(default=0, help_text="Higher runs first among ready jobs of a queue.")
     status = models.CharField(max_length=16, choices=JobStatus.choices, default=JobStatus.READY)
     event = models.ForeignKey("automate.Event", null=True, blank=True, on_delete=models.CASCADE, related_name="jobs")
     run = models.ForeignKey(
@@ -50,7 +51,7 @@ class OutboxJob(models.Model):
         app_label = "automate"
         ordering = ("id",)
         indexes = [
-            models.Index(fields=("status", "queue", "available_at"), name="automate_job_claim_idx"),
+            models.Index(fields=("status", "queue", "priority", "available_at"), name="automate_job_claim_idx"),
             models.Index(fields=("status", "lease_expires_at"), name="automate_job_lease_idx"),
         ]
 

@@ -11,9 +11,8 @@ class Schedule(models.Model):
     """Emits ``schedule.<name>`` events on a cron expression or a fixed interval."""
 
     class CatchUp(models.TextChoices):
-        LATEST = "latest", "Emit only the most recent missed tick"
-        ALL = "all", "Emit every missed tick"
-        NONE = "none", "Skip missed ticks"
+        RUN_ONCE = "run_once", "Emit one event for the missed ticks"
+        SKIP = "skip", "Skip missed ticks"
 
     id = uuid_pk()
     tenant = tenant_field()
@@ -22,7 +21,7 @@ class Schedule(models.Model):
     interval_seconds = models.PositiveIntegerField(null=True, blank=True)
     timezone = models.CharField(max_length=64, default="UTC")
     payload = JSONField(default=dict, blank=True)
-    catch_up = models.CharField(max_length=16, choices=CatchUp.choices, default=CatchUp.LATEST)
+    catch_up = models.CharField(max_length=16, choices=CatchUp.choices, default=CatchUp.RUN_ONCE)
     enabled = models.BooleanField(default=True)
     next_tick_at = models.DateTimeField(null=True, blank=True)
     last_tick_at = models.DateTimeField(null=True, blank=True)

@@ -36,7 +36,7 @@ def _ready(using: str, queues: list[str], now: dt.datetime):  # type: ignore[no-
     return (
         OutboxJob.objects.using(using)
         .filter(status=JobStatus.READY, queue__in=queues, available_at__lte=now)
-        .order_by("available_at", "id")
+        .order_by("-priority", "available_at", "id")
     )
 
 

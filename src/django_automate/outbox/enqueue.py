@@ -25,6 +25,7 @@ def enqueue(
     event: Event | None = None,
     run: ExecutionRun | None = None,
     queue: str = "default",
+    priority: int = 0,
     available_at: dt.datetime | None = None,
     using: str = "default",
 ) -> OutboxJob:
@@ -33,6 +34,7 @@ def enqueue(
         kind=kind,
         tenant=tenant,
         queue=queue,
+        priority=priority,
         event=event,
         run=run,
         trace_id=trace_id,
