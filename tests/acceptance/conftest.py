@@ -26,18 +26,30 @@ def worker_env(**extra: str) -> dict[str, str]:
     }
 
 
-@pytest.fixture
-def start_worker() -> Iterator[Callable[..., subprocess.Popen[bytes]]]:
-    started: list[subprocess.Popen[bytes]] = []
+class WorkerProcess(subprocess.Popen[bytes]):
+    """A worker subprocess whose output goes to a file (a pipe could fill up and block it)."""
 
-    def start(*args: str, **env: str) -> subprocess.Popen[bytes]:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "django", "automate", "worker", *args],
-            cwd=ROOT,
-            env=worker_env(**env),
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-        )
+    log_path: Path
+
+    def output(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+
+@pytest.fixture
+def start_worker(tmp_path: Path) -> Iterator[Callable[..., WorkerProcess]]:
+    started: list[WorkerProcess] = []
+
+    def start(*args: str, **env: str) -> WorkerProcess:
+        log_path = tmp_path / f"worker-{len(started)}.log"
+        with log_path.open("wb") as log:
+            process = WorkerProcess(
+                [sys.executable, "-m", "django", "automate", "worker", *args],
+                cwd=ROOT,
+                env=worker_env(**env),
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        process.log_path = log_path
         started.append(process)
         return process
 
@@ -48,10 +60,11 @@ def start_worker() -> Iterator[Callable[..., subprocess.Popen[bytes]]]:
             process.wait(10)
 
 
-def wait_for(predicate: Callable[[], bool], timeout: float, message: str) -> None:
+def wait_for(predicate: Callable[[], bool], timeout: float, message: str, *workers: WorkerProcess) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if predicate():
             return
         time.sleep(0.1)
-    raise AssertionError(f"Timed out after {timeout}s waiting for: {message}")
+    logs = "\n".join(w.output()[-3000:] for w in workers)
+    raise AssertionError(f"Timed out after {timeout}s waiting for: {message}\n{logs}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 from typing import Any
 
 from django.db import transaction
@@ -20,8 +21,11 @@ from django_automate.tracing.logging import log_extra
 logger = logging.getLogger(__name__)
 
 
-def execute_run(job: ClaimedJob, *, using: str = "default") -> str:
-    """Advance the job's run as far as it can go now; return the run's status afterwards."""
+def execute_run(job: ClaimedJob, *, using: str = "default", stopping: threading.Event | None = None) -> str:
+    """Advance the job's run as far as it can go now; return the run's status afterwards.
+
+    When ``stopping`` is set (graceful shutdown) the job is released after the current step.
+    """
     if job.run_id is None:
         raise exceptions.ValidationError("An execute_run job needs a run.", details={"job_id": job.id})
     run = ExecutionRun.objects.using(using).select_related("event", "workflow", "workflow_version").get(id=job.run_id)
@@ -38,6 +42,10 @@ def execute_run(job: ClaimedJob, *, using: str = "default") -> str:
         data = run_data(run)
         steps: list[dict[str, Any]] = run.workflow_version.definition.get("steps", [])
         for index, step in enumerate(steps):
+            if stopping is not None and stopping.is_set():
+                lease.release(job, using=using)
+                logger.info("Released run %s at step %s for shutdown", run.id, index, extra=log_extra("job_released"))
+                return str(run.status)
             if _cancelled(run, using):
                 with transaction.atomic(using=using):
                     lease.complete(job, using=using)

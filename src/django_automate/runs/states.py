@@ -7,7 +7,7 @@ from typing import Any
 from django.utils import timezone
 
 from django_automate import exceptions
-from django_automate.models import ExecutionRun, RunStatus
+from django_automate.models import ExecutionRun, RunStatus, StepRun, StepStatus
 
 RUN_TRANSITIONS: dict[str, frozenset[str]] = {
     RunStatus.PENDING: frozenset({RunStatus.RUNNING, RunStatus.CANCELLED, RunStatus.FAILED}),
@@ -36,3 +36,29 @@ def transition(run: ExecutionRun, to: str, *, using: str = "default", **values: 
     run.status = to
     for key, value in values.items():
         setattr(run, key, value)
+
+
+# A StepRun is one attempt: created running (or directly skipped/failed), then closed once.
+STEP_TRANSITIONS: dict[str, frozenset[str]] = {
+    StepStatus.PENDING: frozenset({StepStatus.RUNNING, StepStatus.SKIPPED, StepStatus.FAILED}),
+    StepStatus.RUNNING: frozenset({StepStatus.SUCCEEDED, StepStatus.FAILED, StepStatus.RETRYING}),
+    StepStatus.RETRYING: frozenset(),
+    StepStatus.SUCCEEDED: frozenset(),
+    StepStatus.FAILED: frozenset(),
+    StepStatus.SKIPPED: frozenset(),
+}
+
+
+def close_step(step_run: StepRun, to: str, *, using: str = "default", **values: Any) -> None:
+    """Close a running attempt as ``to``; raise IllegalTransition if it is not running any more."""
+    sources = [state for state, targets in STEP_TRANSITIONS.items() if to in targets and state != StepStatus.PENDING]
+    values.setdefault("finished_at", timezone.now())
+    if to == StepStatus.SUCCEEDED:
+        values["success_guard"] = True
+    updated = StepRun.objects.using(using).filter(pk=step_run.pk, status__in=sources).update(status=to, **values)
+    if not updated:
+        raise exceptions.IllegalTransition(
+            f"A step attempt cannot go to {to} from its current state.",
+            details={"step_run_id": str(step_run.pk), "to": to},
+        )
+    step_run.status = to

@@ -20,6 +20,8 @@ from django_automate.outbox import lease
 from django_automate.outbox.claim import ClaimedJob
 from django_automate.outbox.retry import RetryPolicy
 from django_automate.policy.redaction import mask_values, redact
+from django_automate.runs import states
+from django_automate.runs.deadline import call_with_deadline
 from django_automate.secrets.refs import Resolver
 from django_automate.tracing import context
 from django_automate.tracing.logging import log_extra
@@ -70,9 +72,10 @@ def settled(call: StepCall) -> Outcome | None:
         # A worker died (or lost its lease) mid-attempt: that attempt counts, and is closed now.
         with transaction.atomic(using=call.using):
             lease.fence(call.job, using=call.using)
-            StepRun.objects.using(call.using).filter(pk=last.pk, status=StepStatus.RUNNING).update(
-                status=StepStatus.RETRYING,
-                finished_at=timezone.now(),
+            states.close_step(
+                last,
+                StepStatus.RETRYING,
+                using=call.using,
                 error={"code": "attempt_interrupted", "message": "The worker stopped during this attempt."},
             )
     return None
@@ -161,7 +164,10 @@ def _execute(call: StepCall, step_run: StepRun, rendered: Any, round_attempt: in
                 step_id=call.step_id,
                 tenant=call.run.tenant,
             )
-            result = connector.execute(str(call.step["action"]), resolver.resolve(rendered), ctx)
+            params = resolver.resolve(rendered)
+            result = call_with_deadline(
+                lambda: connector.execute(str(call.step["action"]), params, ctx), timeout=timeout
+            )
             output, cost = result.output, result.cost
         except RetryableError as exc:
             retryable, retry_after = True, exc.retry_after
@@ -198,16 +204,14 @@ def _execute(call: StepCall, step_run: StepRun, rendered: Any, round_attempt: in
     stored = redact(mask_values(output, resolver.values))
     with transaction.atomic(using=call.using):
         lease.fence(call.job, using=call.using)
-        _close(call, step_run, StepStatus.SUCCEEDED, duration_ms, output=stored, cost=cost, success_guard=True)
+        _close(call, step_run, StepStatus.SUCCEEDED, duration_ms, output=stored, cost=cost)
     call.data["steps"][call.step_id] = {"status": "succeeded", "output": stored}
     logger.info("Step %s succeeded", call.step_id, extra=log_extra("step_succeeded", duration_ms=duration_ms))
     return Outcome.SUCCEEDED
 
 
 def _close(call: StepCall, step_run: StepRun, status: str, duration_ms: int, **values: Any) -> None:
-    StepRun.objects.using(call.using).filter(pk=step_run.pk).update(
-        status=status, finished_at=timezone.now(), duration_ms=duration_ms, **values
-    )
+    states.close_step(step_run, status, using=call.using, duration_ms=duration_ms, **values)
 
 
 def _fail(call: StepCall, attempt: int, error: dict[str, Any]) -> Outcome:

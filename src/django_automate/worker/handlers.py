@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 
 from django.db import transaction
 
@@ -16,7 +17,7 @@ from django_automate.tracing.logging import log_extra
 logger = logging.getLogger(__name__)
 
 
-def process(job: ClaimedJob, *, using: str = "default") -> None:
+def process(job: ClaimedJob, *, using: str = "default", stopping: threading.Event | None = None) -> None:
     """Run a claimed job. A lost lease discards the work; other failures release it for a retry."""
     from django_automate.rules.routing import route_event
     from django_automate.runs.executor import execute_run
@@ -26,7 +27,7 @@ def process(job: ClaimedJob, *, using: str = "default") -> None:
             if job.kind == JobKind.ROUTE_EVENT:
                 route_event(job, using=using)
             elif job.kind == JobKind.EXECUTE_RUN:
-                execute_run(job, using=using)
+                execute_run(job, using=using, stopping=stopping)
             else:
                 with transaction.atomic(using=using):
                     lease.dead_letter(job, {"code": "unknown_job_kind", "message": job.kind}, using=using)

@@ -11,7 +11,7 @@ import time
 import uuid
 from types import FrameType
 
-from django.db import connections
+from django.db import DatabaseError, connections
 from django.utils import timezone
 
 from django_automate import conf
@@ -88,24 +88,42 @@ class Worker:
 
     def _loop(self) -> None:
         waiter = Waiter(using=self.using)
+        failures = 0
         try:
             while not self.stopping.is_set():
-                self._maybe_recover()
-                job = claim_one(worker_id=self.id, queues=self.queues, using=self.using)
-                if job is None:
-                    if self.once:
+                try:
+                    if not self._iterate(waiter):
                         return
-                    waiter.wait(conf.poll_interval(), self.stopping)
-                    continue
-                logger.debug("Claimed job %s", job.id, extra=log_extra("claim_job", job_id=job.id))
-                with LeaseKeeper(job, using=self.using):
-                    process(job, using=self.using)
-                with self._lock:
-                    self.processed += 1
+                    failures = 0
+                except DatabaseError:
+                    # The database went away (restart, failover, network): drop the connection and back off.
+                    failures += 1
+                    delay = min(0.2 * 2**failures, 5.0)
+                    logger.warning(
+                        "Database unavailable; retrying in %.1fs", delay, extra=log_extra("database_unavailable")
+                    )
+                    connections[self.using].close()
+                    self.stopping.wait(delay)
         finally:
             waiter.close()
             if threading.current_thread() is not threading.main_thread():
                 connections[self.using].close()
+
+    def _iterate(self, waiter: Waiter) -> bool:
+        """Claim and process one job, or wait; ``False`` ends the loop (``once`` with nothing left)."""
+        self._maybe_recover()
+        job = claim_one(worker_id=self.id, queues=self.queues, using=self.using)
+        if job is None:
+            if self.once:
+                return False
+            waiter.wait(conf.poll_interval(), self.stopping)
+            return True
+        logger.debug("Claimed job %s", job.id, extra=log_extra("claim_job", job_id=job.id))
+        with LeaseKeeper(job, using=self.using):
+            process(job, using=self.using, stopping=self.stopping)
+        with self._lock:
+            self.processed += 1
+        return True
 
     def _maybe_recover(self) -> None:
         """Every worker recovers expired leases now and then: no separate reaper to run."""
@@ -131,4 +149,7 @@ class Worker:
         )
 
     def _unregister(self) -> None:
-        WorkerHeartbeat.objects.using(self.using).filter(id=self.id).update(stopped_at=timezone.now())
+        try:
+            WorkerHeartbeat.objects.using(self.using).filter(id=self.id).update(stopped_at=timezone.now())
+        except DatabaseError:
+            logger.warning("Could not record the worker's stop", extra=log_extra("worker_unregister_failed"))
