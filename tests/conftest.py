@@ -25,6 +25,7 @@ class HttpSink:
     responses: list[tuple[int, dict[str, str], bytes]] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
     delay_seconds: float = 0.0
+    arrivals: int = 0  # requests whose headers were read, counted before any delay
 
     def keys(self) -> Counter[str]:
         with self.lock:
@@ -40,6 +41,8 @@ def http_sink() -> Iterator[HttpSink]:
 
         def _handle(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)
+            with sink.lock:
+                sink.arrivals += 1
             if sink.delay_seconds:
                 time.sleep(sink.delay_seconds)
             body = self.rfile.read(length) if length else b""
@@ -68,7 +71,11 @@ def http_sink() -> Iterator[HttpSink]:
         def log_message(self, format: str, *args: object) -> None:
             return
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    class Server(ThreadingHTTPServer):
+        def handle_error(self, request: Any, client_address: Any) -> None:
+            """Clients killed mid-request (chaos tests) reset connections; that is expected here."""
+
+    server = Server(("127.0.0.1", 0), Handler)
     server.daemon_threads = True
     sink.url = f"http://127.0.0.1:{server.server_address[1]}"
     thread = threading.Thread(target=server.serve_forever, daemon=True)

@@ -102,3 +102,18 @@ def test_commands_call_the_same_services(failed_run, capsys):
     call_command("automate", "cancel", str(failed_run.id))
     call_command("automate", "replay", str(failed_run.event_id))
     assert ExecutionRun.objects.count() == 2
+
+
+def test_bulk_replay_by_filter(workflow_factory, rule_factory, run_worker, capsys):
+    rule_factory(workflow_factory())
+    for n in range(3):
+        django_automate.emit("order.created", {"n": n})
+    django_automate.emit("invoice.sent", {})
+    run_worker()
+    call_command("automate", "replay", "--type", "order.created")
+    assert capsys.readouterr().out.count("run ") == 3
+    assert ExecutionRun.objects.filter(replay_seq=1).count() == 3
+    with pytest.raises(CommandError, match="at least one filter"):
+        call_command("automate", "replay")
+    with pytest.raises(CommandError, match="ISO 8601"):
+        call_command("automate", "replay", "--since", "yesterday")

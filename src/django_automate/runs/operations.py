@@ -7,7 +7,7 @@ checks, audit entries and jobs.
 from __future__ import annotations
 
 from django.db import IntegrityError, transaction
-from django.db.models import Max
+from django.db.models import Max, QuerySet
 from django.utils import timezone
 
 from django_automate import exceptions
@@ -34,6 +34,15 @@ def replay_event(event: Event, *, actor: str) -> list[ExecutionRun]:
             if attempt == 4:
                 raise exceptions.Conflict("The event is being replayed concurrently; try again.") from None
     return runs
+
+
+def replay_events(events: QuerySet[Event], *, actor: str, limit: int = 10_000) -> dict[str, list[ExecutionRun]]:
+    """Bulk replay: each event of ``events`` (oldest first, at most ``limit``) replayed on its own."""
+    if events.count() > limit:
+        raise exceptions.ValidationError(
+            f"The filter matches more than {limit} events; narrow it down.", details={"limit": limit}
+        )
+    return {str(event.id): replay_event(event, actor=actor) for event in events.order_by("received_at", "id")}
 
 
 def _replay(event: Event, actor: str) -> list[ExecutionRun]:

@@ -9,6 +9,7 @@ from typing import Any
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.management.base import BaseCommand, CommandError
 from django.db.models import Model
+from django.utils.dateparse import parse_datetime
 
 from django_automate import exceptions
 from django_automate.models import Event, ExecutionRun
@@ -30,21 +31,48 @@ def _run(action: Callable[[], Any]) -> Any:
 
 
 class Replay:
-    HELP = "Replay an event: run the workflows its rules match now, as new runs."
+    HELP = "Replay one event by id, or every event matching --type/--status/--since/--until/--tenant."
 
     @staticmethod
     def add_arguments(parser: argparse.ArgumentParser) -> None:
-        parser.add_argument("event_id")
+        parser.add_argument("event_id", nargs="?")
+        parser.add_argument("--type", help="Event type (exact).")
+        parser.add_argument("--status", choices=["pending", "routed", "unmatched"])
+        parser.add_argument("--since", help="ISO 8601 time; events received at or after it.")
+        parser.add_argument("--until", help="ISO 8601 time; events received before it.")
+        parser.add_argument("--tenant", default=None)
         parser.add_argument("--actor", default="cli")
 
     @staticmethod
     def handle(command: BaseCommand, **options: Any) -> None:
-        event = _get(Event, options["event_id"])
-        runs = _run(lambda: operations.replay_event(event, actor=options["actor"]))
-        for run in runs:
-            command.stdout.write(f"run {run.id} ({run.workflow.slug} v{run.workflow_version.number})")
-        if not runs:
-            command.stdout.write("no rule matches this event now; nothing replayed")
+        actor = options["actor"]
+        if options["event_id"]:
+            event = _get(Event, options["event_id"])
+            replayed = {str(event.id): _run(lambda: operations.replay_event(event, actor=actor))}
+        else:
+            events = _filtered_events(options)
+            replayed = _run(lambda: operations.replay_events(events, actor=actor))
+        for event_id, runs in replayed.items():
+            for run in runs:
+                command.stdout.write(
+                    f"event {event_id}: run {run.id} ({run.workflow.slug} v{run.workflow_version.number})"
+                )
+            if not runs:
+                command.stdout.write(f"event {event_id}: no rule matches it now; nothing replayed")
+
+
+def _filtered_events(options: dict[str, Any]) -> Any:
+    filters = {"type": options["type"], "status": options["status"], "tenant": options["tenant"]}
+    events = Event.objects.filter(**{k: v for k, v in filters.items() if v is not None})
+    for option, lookup in (("since", "received_at__gte"), ("until", "received_at__lt")):
+        if options[option]:
+            when = parse_datetime(options[option])
+            if when is None:
+                raise CommandError(f"--{option} must be an ISO 8601 time, not {options[option]!r}.")
+            events = events.filter(**{lookup: when})
+    if not any(options[o] for o in ("type", "status", "since", "until", "tenant")):
+        raise CommandError("Give an event id or at least one filter (--type, --status, --since, --until, --tenant).")
+    return events
 
 
 class Retry:
