@@ -82,4 +82,5 @@ def tests(session: nox.Session, db: str) -> None:
 def compat(session: nox.Session, django: str) -> None:
     """Unit and integration tests on SQLite, with no optional extras installed."""
     session.install("-e", ".[dev]", django_spec(django))
-    session.run("pytest", "-q", "-p", "no:cacheprovider", *COMPAT_TESTS, *session.posargs)
+    env = {"AUTOMATE_STATEFUL_EXAMPLES": "100"}
+    session.run("pytest", "-q", "-p", "no:cacheprovider", *COMPAT_TESTS, *session.posargs, env=env)
