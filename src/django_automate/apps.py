@@ -13,3 +13,6 @@ class AutomateConfig(AppConfig):
 
     def ready(self) -> None:
         from django_automate import checks  # noqa: F401  (registers system checks)
+        from django_automate.ingestion import tracking
+
+        tracking.setup_from_settings()  # AUTOMATE["TRACK_MODELS"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
-from django.core.checks import CheckMessage, Error, register
+from django.core.checks import CheckMessage, Error, Tags, register
 
 from django_automate import conf
 
@@ -51,3 +51,92 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]
             )
         )
     return errors
+
+
+@register()
+def check_api_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """REST API settings (ids automate.E050 to E059)."""
+    from django_automate.api.checks import check_api
+
+    return check_api()
+
+
+@register()
+def check_webhook_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """Webhook settings: the rate-limit cache must exist (ids E020 to E029)."""
+    user = getattr(settings, "AUTOMATE", {})
+    if not isinstance(user, dict):
+        return []
+    alias = user.get("WEBHOOK_RATE_LIMIT_CACHE", conf.DEFAULTS["WEBHOOK_RATE_LIMIT_CACHE"])
+    caches = getattr(settings, "CACHES", None) or {"default": {}}
+    if not isinstance(alias, str) or alias not in caches:
+        return [
+            Error(
+                f"AUTOMATE['WEBHOOK_RATE_LIMIT_CACHE'] is {alias!r}, which is not a key of CACHES.",
+                hint="Name a cache shared by all server processes (Redis, Memcached or the database cache).",
+                id="automate.E020",
+            )
+        ]
+    return []
+
+
+@register()
+def check_connectors(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """Connector registry and connector settings (ids automate.E030 to E039, W030 to W039)."""
+    from django_automate.connectors.checks import connector_messages
+
+    return connector_messages()
+
+
+@register()
+def check_trigger_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """Model tracking and scheduler settings (ids automate.E060 to E069)."""
+    from django_automate.ingestion.tracking import setting_problems
+
+    user = getattr(settings, "AUTOMATE", {})
+    if not isinstance(user, dict):
+        return []
+    errors: list[CheckMessage] = [
+        Error(problem, hint="See AUTOMATE['TRACK_MODELS'] in docs/triggers.md.", id="automate.E060")
+        for problem in setting_problems()
+    ]
+    for key in ("SCHEDULER_POLL_SECONDS", "SCHEDULER_GRACE_SECONDS"):
+        value = user.get(key, conf.DEFAULTS[key])
+        if not isinstance(value, (int, float)) or isinstance(value, bool) or value <= 0:
+            errors.append(Error(f"AUTOMATE[{key!r}] must be a positive number.", id="automate.E061"))
+    return errors
+
+
+@register()
+def check_encryption_keys(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """Encryption keys of the database secret store (ids automate.E040 to E049, W040 to W049)."""
+    from django_automate.secrets.checks import key_messages
+
+    return key_messages()
+
+
+@register(Tags.database)
+def check_audit_triggers(app_configs: Any = None, databases: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """The audit log's append-only triggers exist where migration 0002 installed them (automate.W041)."""
+    from django_automate.audit.checks import trigger_messages
+
+    return trigger_messages(databases)
+
+
+@register()
+def check_celery_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """The Celery backend: importable, its app found, sweep settings valid (ids automate.E080 to E089)."""
+    from django_automate.worker.backends import celery_setting_problems
+
+    user = getattr(settings, "AUTOMATE", {})
+    if not isinstance(user, dict):
+        return []
+    return [Error(message, hint=hint, id=check_id) for check_id, message, hint in celery_setting_problems(user)]
+
+
+@register()
+def check_observability_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """Metrics access and health thresholds (ids automate.E070 to E079, W070 to W079)."""
+    from django_automate.observability.checks import observability_messages
+
+    return observability_messages()

@@ -5,6 +5,7 @@ Each accessor reads ``settings.AUTOMATE`` at call time, so ``override_settings``
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
@@ -26,10 +27,40 @@ DEFAULTS: dict[str, Any] = {
     "JSON_MAX_DEPTH": 64,
     "HTTP_ALLOW_PRIVATE_NETWORKS": False,
     "HTTP_MAX_RESPONSE_BYTES": 1024 * 1024,
+    "HTTP_ALLOWLIST": [],
+    "HTTP_ALLOWED_NETWORKS": [],
+    "HTTP_CA_BUNDLE": None,
+    "SLACK_API_BASE_URL": "https://slack.com/api/",
+    "EMAIL_BACKEND": None,
+    "EMAIL_FROM": None,
+    "EMAIL_MESSAGE_ID_DOMAIN": None,
     "REDACT_KEYS": [],
+    # Webhooks (docs/webhooks.md)
+    "WEBHOOK_RATE_LIMIT_CACHE": "default",
+    # REST API (docs/api.md)
+    "TENANT_RESOLVER": None,
+    "API_PAGE_SIZE": 50,
+    "API_MAX_PAGE_SIZE": 500,
+    "API_MAX_BODY_BYTES": 1024 * 1024,
+    "API_THROTTLE_RATE": None,
+    "API_CURSOR_SAFETY_SECONDS": 1.0,
+    # Schedules (docs/triggers.md)
+    "SCHEDULER_POLL_SECONDS": 1.0,
+    "SCHEDULER_GRACE_SECONDS": 60,
+    # Celery backend (docs/scaling.md)
+    "CELERY_APP": None,
+    "CELERY_QUEUE": None,
+    "CELERY_SWEEP_INTERVAL_SECONDS": 10.0,
+    "CELERY_SWEEP_AFTER_SECONDS": 60.0,
+    # Observability (docs/observability.md)
+    "METRICS_TOKEN": None,
+    "METRICS_ALLOWED_NETWORKS": [],
+    "METRICS_ROW_COUNTS": True,
+    "HEALTH_MAX_OUTBOX_LAG_SECONDS": 300,
+    "HEALTH_WORKER_STALE_SECONDS": None,
 }
 
-BACKENDS = ("database", "inline")
+BACKENDS = ("database", "inline", "celery")
 
 
 def get(name: str) -> Any:
@@ -84,6 +115,45 @@ def http_max_response_bytes() -> int:
     return int(get("HTTP_MAX_RESPONSE_BYTES"))
 
 
+def http_allowlist() -> list[str]:
+    """Host patterns outbound HTTP may reach (``[]``: any public host)."""
+    return [str(h) for h in get("HTTP_ALLOWLIST") or []]
+
+
+def http_allowed_networks() -> list[str]:
+    """CIDR networks the SSRF guard lets through although they are not public."""
+    return [str(n) for n in get("HTTP_ALLOWED_NETWORKS") or []]
+
+
+def http_ca_bundle() -> str | None:
+    value = get("HTTP_CA_BUNDLE")
+    return None if value is None else str(value)
+
+
+def slack_api_base_url() -> str:
+    return str(get("SLACK_API_BASE_URL"))
+
+
+def email_backend() -> str | None:
+    value = get("EMAIL_BACKEND")
+    return None if value is None else str(value)
+
+
+def email_from() -> str | None:
+    value = get("EMAIL_FROM")
+    return None if value is None else str(value)
+
+
+def email_message_id_domain() -> str | None:
+    value = get("EMAIL_MESSAGE_ID_DOMAIN")
+    return None if value is None else str(value)
+
+
+def webhook_rate_limit_cache() -> str:
+    """Alias of the Django cache holding per-endpoint webhook rate-limit counters."""
+    return str(get("WEBHOOK_RATE_LIMIT_CACHE"))
+
+
 def extra_redact_keys() -> list[str]:
     return [str(k) for k in get("REDACT_KEYS")]
 
@@ -98,6 +168,108 @@ def python_actions() -> dict[str, str]:
 
 def settings_secrets() -> dict[str, str]:
     return dict(get("SECRETS"))
+
+
+def encryption_keys() -> list[str]:
+    """Fernet keys for secrets stored in the database; the first one encrypts, all of them decrypt."""
+    return [k.decode() if isinstance(k, bytes) else str(k) for k in get("ENCRYPTION_KEYS") or []]
+
+
+def tenant_resolver() -> Callable[[Any], str] | None:
+    """The callable mapping a session-authenticated request to its tenant, or ``None`` (tenant "")."""
+    value = get("TENANT_RESOLVER")
+    if value is None or callable(value):
+        return value
+    from django.utils.module_loading import import_string
+
+    try:
+        resolver: Callable[[Any], str] = import_string(str(value))
+    except ImportError as exc:
+        from django_automate import exceptions
+
+        raise exceptions.ImproperlyConfigured(
+            f"Could not import {value!r} for AUTOMATE['TENANT_RESOLVER']: {exc}."
+        ) from exc
+    return resolver
+
+
+def api_page_size() -> int:
+    return int(get("API_PAGE_SIZE"))
+
+
+def api_max_page_size() -> int:
+    return int(get("API_MAX_PAGE_SIZE"))
+
+
+def api_max_body_bytes() -> int:
+    return int(get("API_MAX_BODY_BYTES"))
+
+
+def api_throttle_rate() -> str | None:
+    value = get("API_THROTTLE_RATE")
+    return None if value is None else str(value)
+
+
+def api_cursor_safety_seconds() -> float:
+    return float(get("API_CURSOR_SAFETY_SECONDS"))
+
+
+def scheduler_poll_seconds() -> float:
+    """How often ``automate scheduler`` looks for due ticks."""
+    return float(get("SCHEDULER_POLL_SECONDS"))
+
+
+def scheduler_grace_seconds() -> float:
+    """How late a tick may be emitted before it counts as missed (and follows the catch-up policy)."""
+    return float(get("SCHEDULER_GRACE_SECONDS"))
+
+
+def celery_app() -> Any:
+    """``AUTOMATE["CELERY_APP"]``: an import string, a Celery app, or ``None`` for Celery's current app."""
+    return get("CELERY_APP")
+
+
+def celery_queue() -> str | None:
+    """Celery queue job ids are published to; ``None`` follows the app's own routing."""
+    value = get("CELERY_QUEUE")
+    return None if value is None else str(value)
+
+
+def celery_sweep_interval() -> float:
+    """How often each Celery worker runs the sweep (lease recovery and re-publishing)."""
+    return float(get("CELERY_SWEEP_INTERVAL_SECONDS"))
+
+
+def celery_sweep_after() -> float:
+    """Age after which a ready job counts as lost by the broker and is published again."""
+    return float(get("CELERY_SWEEP_AFTER_SECONDS"))
+
+
+def metrics_token() -> str | None:
+    """Bearer token ``GET metrics/`` requires (may be a ``$secret:NAME`` reference); ``None``: no token."""
+    value = get("METRICS_TOKEN")
+    return None if value is None else str(value)
+
+
+def metrics_allowed_networks() -> list[str]:
+    """CIDR networks whose clients may read ``metrics/``; ``[]``: any address (then a token is required)."""
+    return [str(n) for n in get("METRICS_ALLOWED_NETWORKS") or []]
+
+
+def metrics_row_counts() -> bool:
+    """Whether a scrape counts events, runs and steps by status (grouped counts over those tables)."""
+    return bool(get("METRICS_ROW_COUNTS"))
+
+
+def health_max_outbox_lag() -> float:
+    """Readiness fails when the oldest due outbox job has waited longer than this (seconds)."""
+    return float(get("HEALTH_MAX_OUTBOX_LAG_SECONDS"))
+
+
+def health_worker_stale_seconds() -> float:
+    """A worker silent this long counts as gone; default twice ``LEASE_SECONDS``."""
+    value = get("HEALTH_WORKER_STALE_SECONDS")
+    return float(value) if value is not None else 2 * lease_seconds()
 
 
 def get_user_settings() -> dict[str, Any]:

@@ -68,3 +68,16 @@ def wait_for(predicate: Callable[[], bool], timeout: float, message: str, *worke
         time.sleep(0.1)
     logs = "\n".join(w.output()[-3000:] for w in workers)
     raise AssertionError(f"Timed out after {timeout}s waiting for: {message}\n{logs}")
+
+
+def wait_ready(*workers: WorkerProcess, timeout: float = 60) -> None:
+    """Wait until each worker has registered (its signal handlers are installed by then)."""
+    from django_automate.models import WorkerHeartbeat
+
+    for worker in workers:
+        wait_for(
+            lambda w=worker: WorkerHeartbeat.objects.filter(pid=w.pid, stopped_at__isnull=True).exists(),
+            timeout,
+            f"worker {worker.pid} to start",
+            worker,
+        )

@@ -10,14 +10,14 @@ from django.db import connection
 
 import django_automate
 from django_automate.models import Event, ExecutionRun, JobStatus, OutboxJob, StepRun
-from tests.acceptance.conftest import wait_for
+from tests.acceptance.conftest import wait_for, wait_ready
 
 pytestmark = [pytest.mark.acceptance, pytest.mark.django_db(transaction=True)]
 
 
 def http_workflow(workflow_factory, rule_factory, url: str) -> None:
     steps = [
-        {"id": "note", "connector": "log", "action": "write", "with": {"message": "{{ event.payload.n }}"}},
+        {"id": "note", "connector": "log", "action": "write", "with": {"message": "n={{ event.payload.n }}"}},
         {
             "id": "call",
             "connector": "http",
@@ -42,9 +42,11 @@ def test_four_workers_drain_a_burst_of_webhooks_exactly_once(
 
     wait_for(
         lambda: ExecutionRun.objects.filter(status="succeeded").count() == events,
-        timeout=240,
-        message=f"{events} succeeded runs",
+        240,
+        f"{events} succeeded runs",
+        *processes,
     )
+    wait_ready(*processes)
     for process in processes:
         process.send_signal(signal.SIGTERM)
     for process in processes:
@@ -88,6 +90,7 @@ def test_killed_worker_loses_nothing_another_takes_over_after_the_lease(
     http_sink.delay_seconds = 0
     rescuer = start_worker(AUTOMATE_TEST_LEASE_SECONDS="2")
     wait_for(lambda: ExecutionRun.objects.filter(status="succeeded").exists(), 60, "the run to succeed")
+    wait_ready(rescuer)
     rescuer.send_signal(signal.SIGTERM)
     assert rescuer.wait(30) == 0
     attempts = list(StepRun.objects.filter(step_id="call").order_by("attempt").values_list("status", flat=True))

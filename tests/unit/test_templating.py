@@ -72,3 +72,51 @@ def test_template_injection_payloads_are_rejected_or_inert(payload):
         result = None
     assert time.monotonic() - started < 1
     assert result is None or result == payload or "class" not in str(result).lower()
+
+
+def test_whitespace_around_a_single_placeholder_still_keeps_the_type():
+    assert render("  {{ event.payload.total }}\n", DATA) == 12.5
+
+
+def test_defaults_are_json_literals_of_any_type():
+    assert render('{{ event.payload.nope | default(")") }}', DATA) == ")"
+    assert render('{{ event.payload.nope | default({"a": [1, 2]}) }}', DATA) == {"a": [1, 2]}
+    assert render("{{ event.payload.nope | default([]) }}", DATA) == []
+    assert render('{{ event.payload.id | default("unused") }}', DATA) == 7  # present values win
+    for bad in ("default('single')", "default(NaN)", "default()", "default(1) | upper"):
+        with pytest.raises(TemplateError):
+            render("{{ event.payload.nope | " + bad + " }}", DATA)
+
+
+def test_an_unclosed_placeholder_is_an_error_not_literal_text():
+    with pytest.raises(TemplateError, match="never closed"):
+        render("Order {{ event.payload.id", DATA)
+
+
+def test_double_underscore_names_are_rejected_even_when_they_are_dict_keys():
+    with pytest.raises(TemplateError, match="double underscores"):
+        render("{{ event.payload.__proto__ }}", {"event": {"payload": {"__proto__": 1}}})
+    assert render("{{ event.payload._id }}", {"event": {"payload": {"_id": 1}}}) == 1
+
+
+def test_text_without_placeholders_is_returned_unchanged():
+    for text in ("${7*7}", "<%= 7*7 %>", "{ {x} }", "#{x}", "{0.__class__}", "}}"):
+        assert render(text, DATA) == text
+
+
+def test_values_that_are_not_json_cannot_be_inserted_into_text():
+    with pytest.raises(TemplateError, match="not JSON"):
+        render("x {{ event.payload.obj }}", {"event": {"payload": {"obj": object()}}})
+
+
+def test_render_refuses_structures_nested_deeper_than_the_limit():
+    deep: object = "{{ run.id }}"
+    for _ in range(100):
+        deep = [deep]
+    with pytest.raises(TemplateError, match="nested deeper"):
+        render(deep, DATA)
+    shallow: object = "{{ run.id }}"
+    expected: object = "r-1"
+    for _ in range(10):
+        shallow, expected = {"a": shallow}, {"a": expected}
+    assert render(shallow, DATA) == expected

@@ -1,11 +1,18 @@
-"""The connector contract: ``execute(action, params, ctx) -> StepResult``."""
+"""The connector contract: ``execute(action, params, ctx) -> StepResult``.
+
+A connector is a class with a ``type``, ``actions`` (each with a JSON Schema for its input)
+and ``execute``. It raises :class:`RetryableError` for what may succeed later (network,
+timeouts, 5xx, 429) and :class:`PermanentError` for what will not (other 4xx, invalid
+input). Subclass :class:`BaseConnector` to get input validation for free.
+"""
 
 from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Protocol, runtime_checkable
 
 from django_automate import exceptions
 
@@ -33,9 +40,23 @@ class PermanentError(ConnectorError):
     code = "permanent_error"
 
 
+class InvalidInput(PermanentError):
+    """The step's input does not match the action's input schema."""
+
+    code = "validation_error"
+    status = 400
+
+
+class UnknownAction(PermanentError):
+    """The connector has no such action."""
+
+    code = "unknown_action"
+    status = 400
+
+
 @dataclass(frozen=True)
 class Action:
-    """One thing a connector can do, with a JSON Schema for its input."""
+    """One thing a connector can do, with a JSON Schema (draft 2020-12) for its input."""
 
     name: str
     input_schema: dict[str, Any]
@@ -44,6 +65,8 @@ class Action:
 
 @dataclass(frozen=True)
 class StepResult:
+    """What a step produced: a JSON-serialisable ``output`` and an optional ``cost`` that budgets count."""
+
     output: Any = None
     cost: float | None = None
 
@@ -64,11 +87,51 @@ class ConnectorContext:
         return max(0.0, self.deadline - time.monotonic())
 
 
+@runtime_checkable
+class Connector(Protocol):
+    """What the runtime relies on; :class:`BaseConnector` is the convenient way to provide it."""
+
+    @property
+    def type(self) -> str: ...
+
+    @property
+    def actions(self) -> Mapping[str, Action]: ...
+
+    def execute(self, action: str, params: dict[str, Any], ctx: ConnectorContext) -> StepResult: ...
+
+
 class BaseConnector:
     """Subclass this: set ``type`` and ``actions`` and implement :meth:`execute`."""
 
     type: ClassVar[str] = ""
-    actions: ClassVar[dict[str, Action]] = {}
+    description: ClassVar[str] = ""
+    actions: ClassVar[Mapping[str, Action]] = {}
+
+    def get_actions(self) -> Mapping[str, Action]:
+        """The actions, by name; override when they depend on settings (like ``python``'s)."""
+        return self.actions
+
+    def get_action(self, name: str) -> Action:
+        action = self.get_actions().get(name)
+        if action is None:
+            raise UnknownAction(
+                f"Unknown action {name!r} for the {self.type} connector.",
+                details={"connector": self.type, "action": name},
+            )
+        return action
+
+    def validate(self, action: str, params: Any) -> dict[str, Any]:
+        """Check ``params`` against the action's input schema; raise :class:`InvalidInput` listing every problem."""
+        from django_automate.connectors.schema import schema_errors
+
+        errors = schema_errors(self.get_action(action).input_schema, params, "$")
+        if errors:
+            first = errors[0]
+            raise InvalidInput(
+                f"Invalid input for {self.type}.{action}: {first['path']}: {first['message']}",
+                details={"errors": errors},
+            )
+        return dict(params)
 
     def execute(self, action: str, params: dict[str, Any], ctx: ConnectorContext) -> StepResult:
         raise NotImplementedError(".execute() must be overridden")

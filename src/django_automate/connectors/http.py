@@ -1,9 +1,7 @@
-"""``http``: one HTTP request through httpx, with the SSRF guard, size cap and trace headers."""
+"""``http``: one HTTP request through httpx, behind the SSRF guard, with a size cap and trace headers."""
 
 from __future__ import annotations
 
-import email.utils
-import json
 import time
 from typing import Any
 
@@ -11,112 +9,142 @@ import httpx
 
 from django_automate import conf
 from django_automate.connectors import ssrf
-from django_automate.connectors.base import (
-    Action,
-    BaseConnector,
-    ConnectorContext,
-    PermanentError,
-    RetryableError,
-    StepResult,
-)
-from django_automate.tracing.context import traceparent_for
+from django_automate.connectors.base import Action, BaseConnector, ConnectorContext, PermanentError, StepResult
+from django_automate.connectors.responses import parse_body, parse_retry_after, read_body, status_error
+from django_automate.connectors.transport import Timeout, guarded_client
+from django_automate.tracing.propagation import outbound_headers
 
-RETRYABLE_STATUSES = frozenset({408, 425, 429})
+__all__ = ["REQUEST_SCHEMA", "HttpConnector", "parse_retry_after"]
 
+_SCALAR = {"type": ["string", "number", "boolean"]}
 REQUEST_SCHEMA: dict[str, Any] = {
     "type": "object",
     "properties": {
-        "method": {"enum": ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]},
-        "url": {"type": "string", "minLength": 1},
-        "headers": {"type": "object", "additionalProperties": {"type": "string"}},
-        "query": {"type": "object"},
-        "json": {},
-        "form": {"type": "object"},
+        "method": {"enum": ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"], "default": "GET"},
+        "url": {"type": "string", "minLength": 1, "maxLength": 8192},
+        "headers": {"type": "object", "additionalProperties": {"type": "string"}, "maxProperties": 100},
+        "query": {"type": "object", "additionalProperties": {"anyOf": [_SCALAR, {"type": "array", "items": _SCALAR}]}},
+        "json": {"description": "Any JSON value, sent as application/json."},
+        "form": {"type": "object", "additionalProperties": _SCALAR},
         "body": {"type": "string"},
-        "timeout_seconds": {"type": "number", "exclusiveMinimum": 0},
+        "auth": {
+            "oneOf": [
+                {
+                    "type": "object",
+                    "properties": {"bearer": {"type": "string", "minLength": 1}},
+                    "required": ["bearer"],
+                    "additionalProperties": False,
+                },
+                {
+                    "type": "object",
+                    "properties": {"username": {"type": "string"}, "password": {"type": "string"}},
+                    "required": ["username", "password"],
+                    "additionalProperties": False,
+                },
+            ]
+        },
+        "timeout_seconds": {"type": "number", "exclusiveMinimum": 0, "maximum": 3600},
+        "max_response_bytes": {"type": "integer", "minimum": 1},
+        "response_format": {"enum": ["auto", "json", "text"], "default": "auto"},
+        "follow_redirects": {"type": "boolean", "default": False},
+        "max_redirects": {"type": "integer", "minimum": 0, "maximum": 20, "default": 5},
+        "allow_hosts": {"type": "array", "items": {"type": "string", "minLength": 1}, "minItems": 1},
+        "retry_statuses": {
+            "type": "array",
+            "items": {"type": "integer", "minimum": 400, "maximum": 499, "not": {"const": 410}},
+        },
+        "idempotency_header": {"type": ["string", "null"], "pattern": "^[A-Za-z0-9-]{1,64}$"},
     },
     "required": ["url"],
     "additionalProperties": False,
+    "dependentSchemas": {
+        "json": {"not": {"anyOf": [{"required": ["form"]}, {"required": ["body"]}]}},
+        "form": {"not": {"required": ["body"]}},
+    },
 }
 
 
-def parse_retry_after(value: str | None) -> float | None:
-    """Seconds from a ``Retry-After`` header (delta-seconds or an HTTP date)."""
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, when.timestamp() - time.time())
-
-
 class HttpConnector(BaseConnector):
+    """Send one HTTP request; the response (status, headers, JSON or text) is the step's output."""
+
     type = "http"
     actions = {"request": Action("request", REQUEST_SCHEMA, "Send one HTTP request.")}
 
     def execute(self, action: str, params: dict[str, Any], ctx: ConnectorContext) -> StepResult:
-        if action != "request":
-            raise PermanentError(f"Unknown action {action!r} for the http connector.")
-        url = str(params["url"])
-        ssrf.check_url(url)
-        headers = {str(k): str(v) for k, v in (params.get("headers") or {}).items()}
-        headers.setdefault("Idempotency-Key", ctx.idempotency_key)
-        headers["X-Trace-Id"] = ctx.trace_id
-        headers["traceparent"] = traceparent_for(ctx.trace_id)
-        timeout = min(float(params.get("timeout_seconds", 30)), max(ctx.remaining(), 0.001))
-        request_kwargs: dict[str, Any] = {"headers": headers, "params": params.get("query")}
-        if "json" in params:
-            request_kwargs["json"] = params["json"]
-        elif "form" in params:
-            request_kwargs["data"] = params["form"]
-        elif "body" in params:
-            request_kwargs["content"] = str(params["body"]).encode()
-        method = str(params.get("method", "GET")).upper()
+        params = self.validate(action, params)
+        if sum(key in params for key in ("json", "form", "body")) > 1:
+            raise PermanentError("Give only one of json, form and body.")
+        url = params["url"]
         try:
-            with httpx.Client(timeout=timeout, follow_redirects=False) as client:
-                with client.stream(method, url, **request_kwargs) as response:
-                    body = _read_capped(response, conf.http_max_response_bytes())
-        except httpx.TimeoutException as exc:
-            raise RetryableError(f"HTTP request timed out after {timeout:.1f}s.") from exc
-        except httpx.TransportError as exc:
-            raise RetryableError(f"HTTP request failed: {exc.__class__.__name__}.") from exc
-        return _result(response, body)
-
-
-def _read_capped(response: httpx.Response, limit: int) -> bytes:
-    chunks: list[bytes] = []
-    total = 0
-    for chunk in response.iter_bytes():
-        total += len(chunk)
-        if total > limit:
-            raise PermanentError(f"Response body exceeds {limit} bytes.", details={"max_response_bytes": limit})
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
-def _result(response: httpx.Response, body: bytes) -> StepResult:
-    status = response.status_code
-    output: dict[str, Any] = {"status": status, "headers": dict(response.headers)}
-    content_type = response.headers.get("content-type", "")
-    text = body.decode(response.encoding or "utf-8", errors="replace")
-    if "json" in content_type:
-        try:
-            output["json"] = json.loads(text)
-        except ValueError:
-            output["text"] = text
-    else:
-        output["text"] = text
-    if 200 <= status < 300:
-        return StepResult(output=output)
-    details = {"status": status}
-    if status in RETRYABLE_STATUSES or status >= 500:
-        raise RetryableError(
-            f"HTTP {status} from {response.request.url.host}.",
-            retry_after=parse_retry_after(response.headers.get("retry-after")),
-            details=details,
+            parsed = httpx.URL(url)
+        except httpx.InvalidURL as exc:
+            raise ssrf.InvalidUrl(f"Invalid URL: {exc}.", details={"url": url[:200]}) from exc
+        if parsed.scheme not in ("http", "https") or not parsed.raw_host:
+            raise ssrf.InvalidUrl(details={"url": url[:200]})
+        deadline = ctx.deadline
+        if "timeout_seconds" in params:
+            deadline = min(deadline, time.monotonic() + float(params["timeout_seconds"]))
+        if deadline <= time.monotonic():
+            raise Timeout("The step deadline passed before the request was sent.")
+        limit = min(
+            int(params.get("max_response_bytes", conf.http_max_response_bytes())), conf.http_max_response_bytes()
         )
-    raise PermanentError(f"HTTP {status} from {response.request.url.host}.", details=details)
+        client = guarded_client(
+            ssrf.Policy.from_settings(params.get("allow_hosts")),
+            deadline=deadline,
+            follow_redirects=bool(params.get("follow_redirects", False)),
+            max_redirects=int(params.get("max_redirects", 5)),
+        )
+        try:
+            target = parsed.copy_merge_params(params["query"]) if params.get("query") else parsed
+            with client, client.stream(params.get("method", "GET"), target, **_request_kwargs(params, ctx)) as response:
+                body = read_body(response, limit)
+        except httpx.TooManyRedirects as exc:
+            raise PermanentError("Too many redirects.", details={"url": url[:200]}) from exc
+        except httpx.InvalidURL as exc:
+            raise ssrf.InvalidUrl(f"Invalid URL: {exc}.", details={"url": url[:200]}) from exc
+        except httpx.HTTPError as exc:  # anything else httpx itself raises (our transport raises our own errors)
+            raise PermanentError(f"The HTTP request failed: {exc.__class__.__name__}: {exc}.") from exc
+        error = status_error(response, body, retry_statuses=params.get("retry_statuses", ()))
+        if error is not None:
+            raise error
+        output: dict[str, Any] = {"status": response.status_code, "headers": dict(response.headers)}
+        if response.history:
+            output["url"] = str(response.url)
+        output.update(parse_body(response, body, params.get("response_format", "auto")))
+        return StepResult(output=output)
+
+
+def _request_kwargs(params: dict[str, Any], ctx: ConnectorContext) -> dict[str, Any]:
+    headers = {str(k): str(v) for k, v in (params.get("headers") or {}).items()}
+    lowered = {k.lower() for k in headers}
+    key_header = params.get("idempotency_header", "Idempotency-Key")
+    if key_header and key_header.lower() not in lowered:
+        headers[key_header] = ctx.idempotency_key
+    for name in [k for k in headers if k.lower() in ("x-trace-id", "traceparent")]:
+        del headers[name]
+    headers.update(trace_headers(ctx))
+    kwargs: dict[str, Any] = {"headers": headers}
+    if "json" in params:
+        kwargs["json"] = params["json"]
+    elif "form" in params:
+        kwargs["data"] = {k: _form_value(v) for k, v in params["form"].items()}
+    elif "body" in params:
+        kwargs["content"] = params["body"].encode()
+    auth = params.get("auth")
+    if auth and "bearer" in auth:
+        headers["Authorization"] = f"Bearer {auth['bearer']}"
+    elif auth:
+        kwargs["auth"] = httpx.BasicAuth(auth["username"], auth["password"])
+    return kwargs
+
+
+def trace_headers(ctx: ConnectorContext) -> dict[str, str]:
+    """``X-Trace-Id`` and a W3C ``traceparent`` (new span id; the OTel propagator's when installed)."""
+    return outbound_headers(ctx.trace_id)
+
+
+def _form_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)

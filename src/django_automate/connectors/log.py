@@ -1,44 +1,46 @@
-"""``log``: writes one log line; handy in demos and tests."""
+"""``log``: writes one structured log line; handy in demos and tests."""
 
 from __future__ import annotations
 
+import json
 import logging
 from typing import Any
 
-from django_automate.connectors.base import Action, BaseConnector, ConnectorContext, PermanentError, StepResult
+from django_automate.connectors.base import Action, BaseConnector, ConnectorContext, StepResult
 from django_automate.tracing.logging import log_extra
 
-_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+WRITE_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "message": {"type": "string"},
+        "level": {"enum": ["debug", "info", "warning", "error"], "default": "info"},
+        "data": {"description": "Any JSON value, logged as compact JSON in the record's `data` field."},
+    },
+    "required": ["message"],
+    "additionalProperties": False,
+}
 
 
 class LogConnector(BaseConnector):
+    """Write a log line on the ``django_automate.connectors`` logger (with run, step and trace ids)."""
+
     type = "log"
-    actions = {
-        "write": Action(
-            "write",
-            {
-                "type": "object",
-                "properties": {
-                    "message": {"type": "string"},
-                    "level": {"enum": ["debug", "info", "warning", "error"]},
-                    "data": {},
-                },
-                "required": ["message"],
-                "additionalProperties": False,
-            },
-            "Write a log line on the django_automate.connectors logger.",
-        )
-    }
+    actions = {"write": Action("write", WRITE_SCHEMA, "Write a log line on the django_automate.connectors logger.")}
 
     def execute(self, action: str, params: dict[str, Any], ctx: ConnectorContext) -> StepResult:
-        if action != "write":
-            raise PermanentError(f"Unknown action {action!r} for the log connector.")
-        message = str(params.get("message", ""))
-        level = str(params.get("level", "info")).upper()
+        params = self.validate(action, params)
+        message = params["message"]
+        level = logging.getLevelName(params.get("level", "info").upper())
+        data = params.get("data")
         ctx.logger.log(
-            logging.getLevelName(level) if level in _LEVELS else logging.INFO,
+            level,
             "%s",
             message,
-            extra=log_extra("connector_log", run_id=ctx.run_id, step_id=ctx.step_id),
+            extra=log_extra(
+                "connector_log",
+                run_id=ctx.run_id,
+                step_id=ctx.step_id,
+                data=None if data is None else json.dumps(data, separators=(",", ":"), default=str),
+            ),
         )
-        return StepResult(output={"logged": message, "data": params.get("data")})
+        return StepResult(output={"logged": message, "data": data})

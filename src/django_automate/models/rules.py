@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.db import models
 
 from django_automate.models.base import JSONField, tenant_field, uuid_pk
@@ -34,3 +36,24 @@ class RuleSpec(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        """Bump ``version`` on every update, in SQL (``version + 1``), so concurrent saves never share a version.
+
+        Rule matching caches compiled conditions by (id, version) and notices changes through
+        the count, versions and ``updated_at`` of a tenant's rules (docs/rules.md).
+        """
+        update_fields = kwargs.get("update_fields")
+        if self._state.adding or (update_fields is not None and not update_fields):
+            super().save(*args, **kwargs)
+            return
+        if update_fields is not None:
+            kwargs["update_fields"] = {*update_fields, "version", "updated_at"}
+        previous = self.version
+        self.version = models.F("version") + 1
+        try:
+            super().save(*args, **kwargs)
+        except BaseException:
+            self.version = previous
+            raise
+        self.refresh_from_db(using=self._state.db, fields=["version"])

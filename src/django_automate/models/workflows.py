@@ -34,6 +34,19 @@ class Workflow(models.Model):
         return self.slug
 
 
+class WorkflowVersionQuerySet(models.QuerySet["WorkflowVersion"]):
+    """Refuses bulk changes: stored versions are immutable, whichever way a write is attempted."""
+
+    def update(self, **kwargs: Any) -> int:
+        raise exceptions.Conflict("Workflow versions are immutable; publish a new version instead.")
+
+    def delete(self) -> tuple[int, dict[str, int]]:
+        raise exceptions.Conflict("Workflow versions are immutable and cannot be deleted.")
+
+    def bulk_update(self, objs: Any, fields: Any, batch_size: int | None = None) -> int:
+        raise exceptions.Conflict("Workflow versions are immutable; publish a new version instead.")
+
+
 class WorkflowVersion(models.Model):
     """An immutable snapshot of a workflow definition; runs are pinned to one."""
 
@@ -44,6 +57,8 @@ class WorkflowVersion(models.Model):
     sha256 = models.CharField(max_length=64, help_text="sha256 of the canonical JSON definition.")
     author = models.CharField(max_length=150, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = WorkflowVersionQuerySet.as_manager()
 
     class Meta:
         app_label = "automate"

@@ -1,4 +1,7 @@
-"""Key-based redaction and masking of resolved secret values: one place, used everywhere."""
+"""Key-based redaction and masking of resolved secret values: one place, used everywhere.
+
+Used by the logging filter, the admin, the API serializers and the stored step input/output.
+"""
 
 from __future__ import annotations
 
@@ -6,8 +9,9 @@ from collections.abc import Iterable
 from typing import Any
 
 from django_automate import conf
+from django_automate.policy import masking
 
-REDACTED = "[REDACTED]"
+REDACTED = masking.REDACTED
 DEFAULT_KEYS = (
     "password",
     "passwd",
@@ -39,20 +43,20 @@ def redact(value: Any, keys: tuple[str, ...] | None = None) -> Any:
         return {k: REDACTED if is_sensitive(str(k), keys) else redact(v, keys) for k, v in value.items()}
     if isinstance(value, list):
         return [redact(v, keys) for v in value]
+    if isinstance(value, tuple):
+        return tuple(redact(v, keys) for v in value)
     return value
 
 
 def mask_values(value: Any, secrets: Iterable[str]) -> Any:
-    """Replace every occurrence of a resolved secret value inside strings with ``[REDACTED]``."""
-    needles = sorted((s for s in secrets if s), key=len, reverse=True)
-    if not needles:
-        return value
-    if isinstance(value, str):
-        for needle in needles:
-            value = value.replace(needle, REDACTED)
-        return value
-    if isinstance(value, dict):
-        return {k: mask_values(v, needles) for k, v in value.items()}
-    if isinstance(value, list):
-        return [mask_values(v, needles) for v in value]
-    return value
+    """Replace every resolved secret value inside strings (and keys) with ``[REDACTED]``.
+
+    Not only the raw value: its base64, URL-encoded, JSON-escaped and hex forms too, in any
+    letter case (see :mod:`django_automate.policy.masking`).
+    """
+    return masking.mask(value, secrets)
+
+
+def present(value: Any, *, raw: bool = False) -> Any:
+    """What admin and API show of a payload: redacted, unless ``raw`` (the caller checked the permission)."""
+    return value if raw else redact(value)

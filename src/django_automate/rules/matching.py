@@ -1,19 +1,25 @@
-"""Which rules match an event: type (exact or glob) first, then the JSON Logic condition."""
+"""Which rules match an event: type (exact or glob) first, then the JSON Logic condition.
+
+Routing asks the tenant's :class:`~django_automate.rules.index.RuleIndex` (cached per process,
+see :mod:`django_automate.rules.cache`), which only evaluates the conditions of rules whose
+type pattern matches, then loads the matched rules with their workflows from the database.
+"""
 
 from __future__ import annotations
 
-import fnmatch
-import functools
-import logging
-from collections.abc import Callable
+import threading
+from collections import OrderedDict
+from collections.abc import Hashable
 from typing import Any
 
-from django_automate import exceptions
-from django_automate.internal.jsonutil import canonical_json
 from django_automate.models import Event, RuleSpec
-from django_automate.tracing.logging import log_extra
+from django_automate.rules import cache
+from django_automate.rules.index import Condition, glob_matcher, is_glob
 
-logger = logging.getLogger(__name__)
+#: Compiled conditions kept for :func:`condition_holds`, by (rule id, version).
+CONDITION_CACHE_SIZE = 4096
+_conditions: OrderedDict[tuple[Hashable, int], Condition] = OrderedDict()
+_conditions_lock = threading.Lock()
 
 
 def event_data(event: Event) -> dict[str, Any]:
@@ -32,41 +38,61 @@ def event_data(event: Event) -> dict[str, Any]:
 
 
 def type_matches(pattern: str, event_type: str) -> bool:
-    if any(c in pattern for c in "*?["):
-        return fnmatch.fnmatchcase(event_type, pattern)
+    """Whether ``event_type`` matches a rule's ``event_type``: equal, or matched by the glob (case-sensitive)."""
+    if is_glob(pattern):
+        return glob_matcher(pattern)(event_type) is not None
     return pattern == event_type
 
 
-@functools.lru_cache(maxsize=4096)
-def _compiled(rule_id: str, version: int, condition_json: str) -> Callable[[Any], Any]:
-    import json
+def compiled_condition(rule: RuleSpec) -> Condition:
+    """The rule's condition, compiled once per (rule id, version).
 
-    from django_automate.rules.jsonlogic import compile_logic
-
-    return compile_logic(json.loads(condition_json))
+    The cached entry is reused only while it still holds the rule's current ``condition``,
+    so an edited but unsaved instance is never judged by its old condition.
+    """
+    key = (rule.pk, rule.version)
+    with _conditions_lock:
+        condition = _conditions.get(key)
+        if condition is not None and condition.logic == rule.condition:
+            _conditions.move_to_end(key)
+            return condition
+    condition = Condition(rule.pk, rule.version, rule.condition, rule.name)
+    with _conditions_lock:
+        _conditions[key] = condition
+        while len(_conditions) > CONDITION_CACHE_SIZE:
+            _conditions.popitem(last=False)
+    return condition
 
 
 def condition_holds(rule: RuleSpec, data: dict[str, Any]) -> bool:
     """Evaluate the rule's condition; an evaluation error means "no match" and is logged."""
-    from django_automate.rules.jsonlogic import truthy
-
-    try:
-        fn = _compiled(str(rule.pk), rule.version, canonical_json(rule.condition))
-        return truthy(fn(data))
-    except exceptions.AutomateError as exc:
-        logger.warning(
-            "Rule %s failed to evaluate: %s", rule.name, exc.message, extra=log_extra("rule_error", rule_id=rule.pk)
-        )
-        return False
+    return compiled_condition(rule).holds(data)
 
 
 def matching_rules(event: Event, *, using: str = "default") -> list[RuleSpec]:
-    """Enabled rules of the event's tenant whose type pattern and condition match, by priority."""
-    candidates = (
-        RuleSpec.objects.using(using)
-        .filter(tenant=event.tenant, enabled=True)
-        .select_related("workflow")
-        .order_by("-priority", "name")
-    )
+    """Enabled rules of the event's tenant whose type pattern and condition match, by priority.
+
+    Costs one small query for the rules generation, plus one that loads the matched rules with
+    their workflows (only when something matched), so what routing reads of a workflow is
+    never older than the event. A rule changed after the index was read is judged again
+    by its current row.
+    """
+    index = cache.rule_index(event.tenant, using=using)
     data = event_data(event)
-    return [r for r in candidates if type_matches(r.event_type, event.type) and condition_holds(r, data)]
+    matched = index.match(event.type, data)
+    if not matched:
+        return []
+    rows: dict[Any, RuleSpec] = {
+        row.pk: row
+        for row in RuleSpec.objects.using(using)
+        .filter(pk__in=[rule.id for rule in matched], tenant=event.tenant, enabled=True)
+        .select_related("workflow")
+    }
+    result = []
+    for rule in matched:
+        row = rows.get(rule.id)
+        if row is None:  # deleted or disabled since the index was read
+            continue
+        if row.version == rule.version or (type_matches(row.event_type, event.type) and condition_holds(row, data)):
+            result.append(row)
+    return result

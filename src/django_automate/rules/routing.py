@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from django_automate import exceptions
 from django_automate.models import Event, EventStatus, ExecutionRun, JobKind
+from django_automate.observability import instrument
 from django_automate.outbox import lease
 from django_automate.outbox.claim import ClaimedJob
 from django_automate.outbox.enqueue import enqueue
@@ -18,6 +19,7 @@ from django_automate.tracing.logging import log_extra
 logger = logging.getLogger(__name__)
 
 
+@instrument.route
 def route_event(job: ClaimedJob, *, using: str = "default") -> list[ExecutionRun]:
     """Match rules and create runs, atomically with completing the routing job.
 

@@ -10,8 +10,10 @@ from django.db import transaction
 
 from django_automate import exceptions
 from django_automate.models import ExecutionRun, RunStatus
+from django_automate.observability import instrument
 from django_automate.outbox import lease
 from django_automate.outbox.claim import ClaimedJob
+from django_automate.policy import budgets
 from django_automate.runs import states
 from django_automate.runs.context import run_data
 from django_automate.runs.steps import Outcome, StepCall, run_step
@@ -21,6 +23,7 @@ from django_automate.tracing.logging import log_extra
 logger = logging.getLogger(__name__)
 
 
+@instrument.run
 def execute_run(job: ClaimedJob, *, using: str = "default", stopping: threading.Event | None = None) -> str:
     """Advance the job's run as far as it can go now; return the run's status afterwards.
 
@@ -35,6 +38,9 @@ def execute_run(job: ClaimedJob, *, using: str = "default", stopping: threading.
                 lease.complete(job, using=using)
             return str(run.status)
         if run.status == RunStatus.PENDING:
+            stopped = _over_budget(job, run, using)
+            if stopped is not None:
+                return stopped
             with transaction.atomic(using=using):
                 lease.fence(job, using=using)
                 states.transition(run, RunStatus.RUNNING, using=using)
@@ -57,6 +63,21 @@ def execute_run(job: ClaimedJob, *, using: str = "default", stopping: threading.
                 error = data["steps"][step["id"]].get("error") or {}
                 return _finish(job, run, RunStatus.FAILED, using, error={"step_id": step["id"], **error})
         return _finish(job, run, RunStatus.SUCCEEDED, using)
+
+
+def _over_budget(job: ClaimedJob, run: ExecutionRun, using: str) -> str | None:
+    """Charge the run to its budgets; a spent one fails the run (block) or waits for its next window (defer)."""
+    try:
+        budgets.check_and_consume_run(run, using=using)
+    except budgets.BudgetDeferred as exc:
+        with transaction.atomic(using=using):
+            lease.reschedule(job, exc.until, {"code": exc.code, "message": exc.message}, using=using)
+        return str(run.status)
+    except exceptions.BudgetExceeded as exc:
+        return _finish(
+            job, run, RunStatus.FAILED, using, error={"code": exc.code, "message": exc.message, "details": exc.details}
+        )
+    return None
 
 
 def _cancelled(run: ExecutionRun, using: str) -> bool:

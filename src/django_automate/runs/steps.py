@@ -16,9 +16,11 @@ from django_automate import conf, exceptions
 from django_automate.connectors.base import ConnectorContext, RetryableError
 from django_automate.connectors.registry import get_connector
 from django_automate.models import ExecutionRun, StepRun, StepStatus
+from django_automate.observability import instrument
 from django_automate.outbox import lease
 from django_automate.outbox.claim import ClaimedJob
 from django_automate.outbox.retry import RetryPolicy
+from django_automate.policy import budgets
 from django_automate.policy.redaction import mask_values, redact
 from django_automate.runs import states
 from django_automate.runs.deadline import call_with_deadline
@@ -119,6 +121,7 @@ def _record(call: StepCall, attempt: int, status: str, **values: Any) -> StepRun
         )
 
 
+@instrument.step
 def run_step(call: StepCall) -> Outcome:
     """Run the step once (or skip it), recording the attempt; reschedules the job for retries."""
     done = settled(call)
@@ -140,12 +143,28 @@ def run_step(call: StepCall) -> Outcome:
         rendered = render(call.step.get("with", {}), call.data)
     except exceptions.AutomateError as exc:
         return _fail(call, attempt, {"code": exc.code, "message": exc.message, "details": exc.details})
+    stopped = _over_budget(call, attempt)
+    if stopped is not None:
+        return stopped
     step_run = _record(call, attempt, StepStatus.RUNNING, input=redact(rendered))
     return _execute(call, step_run, rendered, in_round + 1)
 
 
+def _over_budget(call: StepCall, attempt: int) -> Outcome | None:
+    """Charge the attempt to its budgets; a spent one fails the step (block) or waits for its next window (defer)."""
+    try:
+        budgets.check_and_consume_step(call.run, call.step, str(call.step.get("connector", "")), using=call.using)
+    except budgets.BudgetDeferred as exc:
+        with transaction.atomic(using=call.using):
+            lease.reschedule(call.job, exc.until, {"code": exc.code, "message": exc.message}, using=call.using)
+        return Outcome.RETRY_SCHEDULED
+    except exceptions.BudgetExceeded as exc:
+        return _fail(call, attempt, {"code": exc.code, "message": exc.message, "details": exc.details})
+    return None
+
+
 def _execute(call: StepCall, step_run: StepRun, rendered: Any, round_attempt: int) -> Outcome:
-    resolver = Resolver()
+    resolver = Resolver(tenant=call.run.tenant, using=call.using)
     timeout = float(call.step.get("timeout_seconds", conf.default_step_timeout()))
     started = time.monotonic()
     retry_after: float | None = None
@@ -153,7 +172,7 @@ def _execute(call: StepCall, step_run: StepRun, rendered: Any, round_attempt: in
     retryable = False
     output: Any = None
     cost: float | None = None
-    with context.bind(step_id=call.step_id):
+    with context.bind(step_id=call.step_id), resolver.masking_scope():
         try:
             connector = get_connector(str(call.step["connector"]))
             ctx = ConnectorContext(
@@ -165,9 +184,10 @@ def _execute(call: StepCall, step_run: StepRun, rendered: Any, round_attempt: in
                 tenant=call.run.tenant,
             )
             params = resolver.resolve(rendered)
-            result = call_with_deadline(
-                lambda: connector.execute(str(call.step["action"]), params, ctx), timeout=timeout
-            )
+            with instrument.connector_call(str(call.step["connector"]), str(call.step["action"])):
+                result = call_with_deadline(
+                    lambda: connector.execute(str(call.step["action"]), params, ctx), timeout=timeout
+                )
             output, cost = result.output, result.cost
         except RetryableError as exc:
             retryable, retry_after = True, exc.retry_after
@@ -205,6 +225,7 @@ def _execute(call: StepCall, step_run: StepRun, rendered: Any, round_attempt: in
     with transaction.atomic(using=call.using):
         lease.fence(call.job, using=call.using)
         _close(call, step_run, StepStatus.SUCCEEDED, duration_ms, output=stored, cost=cost)
+    budgets.record_cost(call.run, str(call.step.get("connector", "")), cost, using=call.using)
     call.data["steps"][call.step_id] = {"status": "succeeded", "output": stored}
     logger.info("Step %s succeeded", call.step_id, extra=log_extra("step_succeeded", duration_ms=duration_ms))
     return Outcome.SUCCEEDED

@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
-import os
+import contextlib
 import re
-from collections.abc import Callable
+from collections.abc import Iterator
 from typing import Any
 
-from django_automate import conf, exceptions
+from django_automate import exceptions
+from django_automate.policy import masking
+from django_automate.secrets import backends
+from django_automate.secrets.backends import env_var_name
+
+__all__ = ["SECRET_REF", "Resolver", "SecretNotFound", "env_var_name", "find_refs", "resolve_name"]
 
 SECRET_REF = re.compile(r"\$secret:([A-Za-z0-9_./-]+)")
+NAME_RE = re.compile(r"^[A-Za-z0-9_./-]{1,200}$")
 
 
 class SecretNotFound(exceptions.AutomateError):
@@ -19,26 +25,21 @@ class SecretNotFound(exceptions.AutomateError):
     status = 400
 
 
-def env_var_name(name: str) -> str:
-    """``AUTOMATE_SECRET_<NAME>``, upper-cased, every character outside ``A-Z0-9`` replaced by ``_``."""
-    return "AUTOMATE_SECRET_" + re.sub(r"[^A-Z0-9]", "_", name.upper())
+def find_refs(value: Any) -> set[str]:
+    """Names of every secret referenced anywhere inside the strings of a JSON-like value."""
+    if isinstance(value, str):
+        return set(SECRET_REF.findall(value))
+    if isinstance(value, dict):
+        return set().union(*(find_refs(v) for v in value.values())) if value else set()
+    if isinstance(value, (list, tuple)):
+        return set().union(*(find_refs(v) for v in value)) if value else set()
+    return set()
 
 
-def _from_env(name: str) -> str | None:
-    return os.environ.get(env_var_name(name))
-
-
-def _from_settings(name: str) -> str | None:
-    value = conf.settings_secrets().get(name)
-    return None if value is None else str(value)
-
-
-BACKENDS: list[Callable[[str], str | None]] = [_from_env, _from_settings]
-
-
-def resolve_name(name: str) -> str:
-    for backend in BACKENDS:
-        value = backend(name)
+def resolve_name(name: str, *, tenant: str = "", using: str = "default") -> str:
+    """The value of secret ``name`` from the first backend that has it; fails closed."""
+    for backend in backends.BACKENDS:
+        value = backend(name, tenant, using)
         if value is not None:
             return value
     raise SecretNotFound(f"Secret {name!r} is not defined.", details={"secret": name})
@@ -47,12 +48,14 @@ def resolve_name(name: str) -> str:
 class Resolver:
     """Resolves references and remembers every value it produced, so they can be masked later."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, tenant: str = "", using: str = "default") -> None:
+        self.tenant = tenant
+        self.using = using
         self.values: set[str] = set()
 
     def resolve_string(self, text: str) -> str:
         def replace(match: re.Match[str]) -> str:
-            value = resolve_name(match.group(1))
+            value = resolve_name(match.group(1), tenant=self.tenant, using=self.using)
             if value:
                 self.values.add(value)
             return value
@@ -68,3 +71,9 @@ class Resolver:
         if isinstance(value, list):
             return [self.resolve(v) for v in value]
         return value
+
+    @contextlib.contextmanager
+    def masking_scope(self) -> Iterator[set[str]]:
+        """Mask the values resolved inside (and before) this block in every log record created meanwhile."""
+        with masking.scope(self.values) as values:
+            yield values

@@ -12,6 +12,7 @@ import re
 import secrets
 import uuid
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
 
@@ -28,17 +29,32 @@ def new_trace_id() -> str:
     return str(uuid.uuid4())
 
 
-def trace_id_from_traceparent(value: str) -> str | None:
-    """Return the trace-id of a valid W3C ``traceparent`` header as a UUID string, else ``None``."""
+@dataclass(frozen=True)
+class TraceParent:
+    """A valid W3C ``traceparent``: the trace (as our UUID string), the caller's span and its sampling flag."""
+
+    trace_id: str
+    span_id: str  # 16 lower-case hex digits
+    sampled: bool
+
+
+def parse_traceparent(value: str) -> TraceParent | None:
+    """Parse a W3C ``traceparent`` header; ``None`` unless it is valid."""
     match = _TRACEPARENT_RE.match(value.strip().lower())
     if not match:
         return None
-    version, trace_hex, span_hex = match.group(1), match.group(2), match.group(3)
+    version, trace_hex, span_hex, flags = match.group(1), match.group(2), match.group(3), match.group(4)
     if version == "ff" or trace_hex == "0" * 32 or span_hex == "0" * 16:
         return None
     if version == "00" and match.group(5):
         return None
-    return str(uuid.UUID(hex=trace_hex))
+    return TraceParent(str(uuid.UUID(hex=trace_hex)), span_hex, bool(int(flags, 16) & 1))
+
+
+def trace_id_from_traceparent(value: str) -> str | None:
+    """Return the trace-id of a valid W3C ``traceparent`` header as a UUID string, else ``None``."""
+    parsed = parse_traceparent(value)
+    return parsed.trace_id if parsed else None
 
 
 def normalize_trace_id(value: str) -> str | None:
@@ -50,7 +66,11 @@ def normalize_trace_id(value: str) -> str | None:
 
 
 def trace_id_from_headers(headers: Mapping[str, str]) -> str:
-    """Ingress rule: a valid ``traceparent``, else a valid ``X-Trace-Id``, else a new id."""
+    """Ingress rule: a valid ``traceparent``, else a valid ``X-Trace-Id``, else a new id.
+
+    "New" means the trace already bound to this context when there is one (an outer layer of
+    the same request chose it), so every layer of one request agrees on its trace_id.
+    """
     traceparent = headers.get("traceparent") or headers.get("Traceparent")
     if traceparent:
         found = trace_id_from_traceparent(traceparent)
@@ -61,7 +81,7 @@ def trace_id_from_headers(headers: Mapping[str, str]) -> str:
         found = normalize_trace_id(given)
         if found:
             return found
-    return new_trace_id()
+    return current_trace_id() or new_trace_id()
 
 
 def traceparent_for(trace_id: str) -> str:

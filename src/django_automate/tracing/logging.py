@@ -1,4 +1,10 @@
-"""Logging helpers: the trace context on every record, and a JSON formatter."""
+"""Logging helpers: the trace context on every record, and a JSON formatter.
+
+Attach :class:`TraceContextFilter` to your *handlers* (not loggers) so every record that
+reaches them, including those of other libraries logged while a request or job is being
+handled, carries ``trace_id``, ``event_id``, ``run_id``, ``step_id``, ``job_id`` and
+``tenant``; :class:`JSONFormatter` writes one JSON object per line (docs/observability.md).
+"""
 
 from __future__ import annotations
 
@@ -16,18 +22,37 @@ def log_extra(action: str, **values: Any) -> dict[str, Any]:
     return {"action": action, **{k: str(v) for k, v in values.items() if v is not None}}
 
 
+def _otel_ids() -> tuple[str, str] | None:
+    from django_automate.observability.otel import current_span_ids
+
+    return current_span_ids()
+
+
 class TraceContextFilter(logging.Filter):
-    """Copies ``trace_id``, ``event_id``, ``run_id``, ``step_id``, ``tenant`` onto each record."""
+    """Copies ``trace_id``, ``event_id``, ``run_id``, ``step_id``, ``tenant`` onto each record.
+
+    With the ``otel`` extra and a span current, ``span_id`` (OTel hex) is added too, so log
+    lines can be joined with spans.
+    """
 
     def filter(self, record: logging.LogRecord) -> bool:
         for key, value in context.current().items():
             if not hasattr(record, key):
                 setattr(record, key, value)
+        if not hasattr(record, "span_id"):
+            ids = _otel_ids()
+            if ids is not None:
+                record.span_id = ids[1]
         return True
 
 
 class JSONFormatter(logging.Formatter):
-    """One JSON object per line, with the trace context and every ``extra`` value."""
+    """One JSON object per line, with the trace context and every ``extra`` value.
+
+    ``time``, ``level``, ``logger``, ``message`` and ``action`` are always present
+    (``action`` is ``null`` when the call site gave none); values bound with
+    :func:`~django_automate.tracing.context.bind` and ``extra=`` values follow.
+    """
 
     def format(self, record: logging.LogRecord) -> str:
         data: dict[str, Any] = {
@@ -35,6 +60,7 @@ class JSONFormatter(logging.Formatter):
             "level": record.levelname,
             "logger": record.name,
             "message": record.getMessage(),
+            "action": None,
         }
         for key, value in context.current().items():
             data.setdefault(key, value)
@@ -43,4 +69,6 @@ class JSONFormatter(logging.Formatter):
                 data[key] = value
         if record.exc_info:
             data["exc_info"] = self.formatException(record.exc_info)
+        if record.stack_info:
+            data["stack_info"] = self.formatStack(record.stack_info)
         return json.dumps(data, default=str)

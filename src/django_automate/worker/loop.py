@@ -118,7 +118,7 @@ class Worker:
                 return False
             waiter.wait(conf.poll_interval(), self.stopping)
             return True
-        logger.debug("Claimed job %s", job.id, extra=log_extra("claim_job", job_id=job.id))
+        logger.debug("Claimed job %s", job.id, extra=log_extra("claim_job", job_id=job.id, trace_id=job.trace_id))
         with LeaseKeeper(job, using=self.using):
             process(job, using=self.using, stopping=self.stopping)
         with self._lock:

@@ -1,35 +1,34 @@
-"""Structural validation of workflow definitions (SPEC §5), reporting every problem with its path."""
+"""Validation of workflow definitions (SPEC §5), reporting every problem with its JSON path.
+
+Three passes: the value must be plain JSON within size limits; it must match the published
+JSON Schema (:mod:`django_automate.workflows.schema`); then what a schema cannot say is
+checked step by step: connectors and actions exist, step ids are unique, templates and
+JSON Logic are valid and only read data that exists when the step runs.
+"""
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Any
 
-from django_automate import exceptions
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import ValidationError as SchemaError
 
-STEP_ID = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
-STEP_KEYS = frozenset({"id", "connector", "action", "with", "if", "retry", "timeout_seconds", "on_failure"})
-RETRY_KEYS = frozenset({"max_attempts", "backoff", "initial_seconds", "max_seconds", "jitter"})
+from django_automate import exceptions
+from django_automate.workflows import schema as definition_schema
+from django_automate.workflows.references import Problem, StepScope, check_logic, check_template_value, join
+
+STEP_ID = re.compile(definition_schema.STEP_ID_PATTERN)
+MAX_DEPTH = 64
+MAX_VALUES = 100_000
+
+_validator: Draft202012Validator | None = None
 
 
 def validate_definition(definition: Any) -> None:
-    """Raise ValidationError listing each problem as ``{"path": ..., "message": ...}`` in ``details``."""
-    problems: list[dict[str, str]] = []
-
-    def problem(path: str, message: str) -> None:
-        problems.append({"path": path, "message": message})
-
-    if not isinstance(definition, dict):
-        problem("$", "The definition must be an object.")
-    elif not isinstance(definition.get("steps"), list) or not definition["steps"]:
-        problem("$.steps", "steps must be a non-empty list.")
-    else:
-        unknown = sorted(set(definition) - {"steps", "description"})
-        for key in unknown:
-            problem(f"$.{key}", "Unknown key.")
-        seen: set[str] = set()
-        for index, step in enumerate(definition["steps"]):
-            _validate_step(step, f"$.steps[{index}]", seen, problem)
+    """Raise ValidationError listing each problem as ``{"path": ..., "message": ...}`` in ``details["errors"]``."""
+    problems = definition_problems(definition)
     if problems:
         raise exceptions.ValidationError(
             f"The workflow definition is invalid: {problems[0]['path']}: {problems[0]['message']}",
@@ -37,52 +36,151 @@ def validate_definition(definition: Any) -> None:
         )
 
 
-def _validate_step(step: Any, path: str, seen: set[str], problem: Any) -> None:
+def definition_problems(definition: Any) -> list[dict[str, str]]:
+    """Every problem of ``definition``, in document order (empty when it is valid)."""
+    problems: list[dict[str, str]] = []
+
+    def problem(path: str, message: str) -> None:
+        entry = {"path": path, "message": message}
+        if entry not in problems:
+            problems.append(entry)
+
+    _json_problems(definition, problem)
+    if problems:
+        return problems
+    for error in _schema_validator().iter_errors(definition):
+        _schema_problem(error, problem)
+    steps = definition.get("steps") if isinstance(definition, dict) else None
+    if isinstance(steps, list):
+        ids = [step.get("id") if isinstance(step, dict) else None for step in steps]
+        seen: set[str] = set()
+        for index, step in enumerate(steps):
+            later = frozenset(i for i in ids[index + 1 :] if isinstance(i, str))
+            _validate_step(step, f"$.steps[{index}]", seen, problem, later=later)
+    return sorted(problems, key=lambda p: _path_key(p["path"]))
+
+
+def _validate_step(step: Any, path: str, seen: set[str], problem: Problem, *, later: frozenset[str]) -> None:
     from django_automate.connectors.registry import get_connector
 
     if not isinstance(step, dict):
-        problem(path, "A step must be an object.")
-        return
-    for key in sorted(set(step) - STEP_KEYS):
-        problem(f"{path}.{key}", "Unknown key.")
+        return  # reported by the schema
     step_id = step.get("id")
-    if not isinstance(step_id, str) or not STEP_ID.match(step_id):
-        problem(f"{path}.id", "id must match ^[a-z][a-z0-9_]{0,63}$.")
-    elif step_id in seen:
+    valid_id = isinstance(step_id, str) and STEP_ID.match(step_id) is not None
+    scope = StepScope(step_id if valid_id else None, frozenset(seen), later)
+    if valid_id and step_id in seen:
         problem(f"{path}.id", f"Duplicate step id {step_id!r}.")
-    else:
-        seen.add(step_id)
     connector_type, action = step.get("connector"), step.get("action")
-    if not isinstance(connector_type, str):
-        problem(f"{path}.connector", "connector is required.")
-    else:
+    if isinstance(connector_type, str) and connector_type:
         try:
             connector = get_connector(connector_type)
         except exceptions.AutomateError as exc:
             problem(f"{path}.connector", exc.message)
         else:
-            if action not in connector.actions:
-                problem(f"{path}.action", f"Unknown action {action!r} for connector {connector_type!r}.")
-    if "with" in step and not isinstance(step["with"], dict):
-        problem(f"{path}.with", "with must be an object.")
-    if step.get("on_failure", "fail_run") not in ("fail_run", "continue"):
-        problem(f"{path}.on_failure", 'on_failure must be "fail_run" or "continue".')
-    timeout = step.get("timeout_seconds", 30)
-    if not isinstance(timeout, (int, float)) or isinstance(timeout, bool) or not 0 < timeout <= 3600:
-        problem(f"{path}.timeout_seconds", "timeout_seconds must be a number in (0, 3600].")
-    retry = step.get("retry", {})
-    if not isinstance(retry, dict):
-        problem(f"{path}.retry", "retry must be an object.")
-    else:
-        for key in sorted(set(retry) - RETRY_KEYS):
-            problem(f"{path}.retry.{key}", "Unknown key.")
-        attempts = retry.get("max_attempts", 1)
-        if not isinstance(attempts, int) or isinstance(attempts, bool) or not 1 <= attempts <= 100:
-            problem(f"{path}.retry.max_attempts", "max_attempts must be an integer from 1 to 100.")
-    if "if" in step:
-        from django_automate.rules.jsonlogic import validate_logic
+            # The action must exist and `with` must match its input schema, as far as it is
+            # known before rendering (templates, $logic and $secret values are checked at run time).
+            from django_automate.connectors.contract import step_problems
 
-        try:
-            validate_logic(step["if"])
-        except exceptions.AutomateError as exc:
-            problem(f"{path}.if", exc.message)
+            for entry in step_problems(connector, action, step.get("with", {}), path):
+                problem(entry["path"], entry["message"])
+    if isinstance(step.get("with"), dict):
+        check_template_value(step["with"], f"{path}.with", scope, problem)
+    if "if" in step:
+        check_logic(step["if"], f"{path}.if", scope, problem)
+    retry = step.get("retry")
+    if isinstance(retry, dict):
+        initial: Any = retry.get("initial_seconds")
+        ceiling: Any = retry.get("max_seconds")
+        if _number(initial) and _number(ceiling) and initial > ceiling:
+            problem(f"{path}.retry.initial_seconds", "initial_seconds must not exceed max_seconds.")
+    if valid_id:
+        seen.add(str(step_id))
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _schema_validator() -> Draft202012Validator:
+    global _validator
+    if _validator is None:
+        _validator = Draft202012Validator(definition_schema.schema())
+    return _validator
+
+
+def _schema_problem(error: SchemaError, problem: Problem) -> None:
+    """Turn a schema error into problems that name the key or value at fault, never quoting values."""
+    path = "$"
+    for part in error.absolute_path:
+        path = join(path, part)
+    kind, instance = error.validator, error.instance
+    rule: Any = error.validator_value
+    node: Any = error.schema
+    if kind == "additionalProperties" and isinstance(instance, dict):
+        known = set(node.get("properties", {}))
+        for key in sorted(k for k in instance if k not in known):
+            problem(join(path, key), "Unknown key.")
+    elif kind == "required" and isinstance(instance, dict):
+        for key in rule:
+            if key not in instance:
+                problem(join(path, key), f"{key} is required.")
+    else:
+        problem(path, _schema_message(error))
+
+
+def _schema_message(error: SchemaError) -> str:
+    kind = error.validator
+    rule: Any = error.validator_value
+    field = str(error.absolute_path[-1]) if error.absolute_path else "The definition"
+    if isinstance(field, str) and field.isdigit():
+        field = "This item"
+    texts = {
+        "type": f"{field} must be of type {' or '.join(rule) if isinstance(rule, list) else rule}.",
+        "enum": f"{field} must be one of: {', '.join(str(v) for v in rule)}." if isinstance(rule, list) else "",
+        "pattern": f"{field} must match {rule}.",
+        "minLength": f"{field} must not be empty." if rule == 1 else f"{field} needs at least {rule} characters.",
+        "maxLength": f"{field} must have at most {rule} characters.",
+        "minItems": f"{field} must have at least {rule} item{'s' if rule != 1 else ''}.",
+        "maxItems": f"{field} must have at most {rule} items.",
+        "minimum": f"{field} must be at least {rule}.",
+        "maximum": f"{field} must be at most {rule}.",
+        "exclusiveMinimum": f"{field} must be greater than {rule}.",
+        "exclusiveMaximum": f"{field} must be less than {rule}.",
+    }
+    return texts.get(str(kind)) or f"{field} is not valid ({kind})."
+
+
+def _json_problems(value: Any, problem: Problem) -> None:
+    """Report values that are not plain JSON, nesting deeper than MAX_DEPTH and oversized definitions."""
+    stack: list[tuple[Any, str, int]] = [(value, "$", 0)]
+    count = 0
+    while stack:
+        node, path, depth = stack.pop()
+        count += 1
+        if count > MAX_VALUES:
+            problem("$", f"The definition has more than {MAX_VALUES} values.")
+            return
+        if isinstance(node, dict):
+            if depth >= MAX_DEPTH:
+                problem(path, f"Nested deeper than {MAX_DEPTH} levels.")
+                continue
+            for key, item in node.items():
+                if not isinstance(key, str):
+                    problem(path, "Object keys must be strings.")
+                    break
+                stack.append((item, join(path, key), depth + 1))
+        elif isinstance(node, list):
+            if depth >= MAX_DEPTH:
+                problem(path, f"Nested deeper than {MAX_DEPTH} levels.")
+                continue
+            stack.extend((item, join(path, index), depth + 1) for index, item in enumerate(node))
+        elif isinstance(node, float) and not math.isfinite(node):
+            problem(path, "NaN and infinite numbers are not JSON.")
+        elif node is not None and not isinstance(node, (str, int, float, bool)):
+            problem(path, f"A {type(node).__name__} is not a JSON value.")
+
+
+def _path_key(path: str) -> list[tuple[int, Any]]:
+    """Sort key putting ``$.steps[2]`` before ``$.steps[10]`` and a parent before its children."""
+    parts = re.findall(r"\[(\d+)\]|\.([A-Za-z_][A-Za-z0-9_]*)|\[(\"(?:[^\"\\]|\\.)*\")\]", path)
+    return [(0, int(index)) if index else (1, name or quoted) for index, name, quoted in parts]

@@ -6,6 +6,7 @@ from typing import Any
 
 from django.db import transaction
 from django.db.models import Max
+from django.utils import timezone
 
 from django_automate.audit import log as audit
 from django_automate.internal.jsonutil import canonical_json, sha256_hex
@@ -28,7 +29,11 @@ def publish(workflow: Workflow, definition: dict[str, Any], *, author: str = "")
     """Validate ``definition`` and make it the workflow's next, current version."""
     validate_definition(definition)
     with transaction.atomic():
-        locked = Workflow.objects.select_for_update().get(pk=workflow.pk)
+        # Writing first takes the workflow's row lock (PostgreSQL, MySQL) or the database's
+        # write lock (SQLite, where reading first and writing later can deadlock) before the
+        # next number is read, so concurrent publishers queue instead of colliding.
+        Workflow.objects.filter(pk=workflow.pk).update(updated_at=timezone.now())
+        locked = Workflow.objects.get(pk=workflow.pk)
         number = (locked.versions.aggregate(n=Max("number"))["n"] or 0) + 1
         version = WorkflowVersion.objects.create(
             workflow=locked,

@@ -1,8 +1,13 @@
-"""The webhook view: method → size cap → signature → parse → store, in that order."""
+"""The webhook view: method → size cap → signature → content type → parse → store, in that order.
+
+The view runs outside ``ATOMIC_REQUESTS``' transaction on every database, so the event and
+its routing job are committed by ``record_event`` before the ``202`` is built.
+"""
 
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any
 
 from django.http import HttpRequest, HttpResponse
@@ -10,31 +15,45 @@ from django.views.decorators.csrf import csrf_exempt
 
 from django_automate import conf, exceptions
 from django_automate.ingestion.events import record_event
-from django_automate.ingestion.webhooks import keys, signatures
+from django_automate.ingestion.webhooks import keys, parsing, schemes, throttling
+from django_automate.ingestion.webhooks.headers import request_headers, stored_headers
 from django_automate.ingestion.webhooks.reading import read_capped
-from django_automate.internal.jsonutil import loads_limited, sha256_hex
+from django_automate.internal.jsonutil import sha256_hex
 from django_automate.internal.responses import error_response, json_response
-from django_automate.models import WebhookEndpoint
+from django_automate.models import SignatureScheme, WebhookEndpoint
+from django_automate.observability import instrument
 from django_automate.secrets.refs import Resolver, SecretNotFound
 from django_automate.tracing import context
 from django_automate.tracing.logging import log_extra
 
 logger = logging.getLogger(__name__)
 
-# Credentials the sender may attach for other hops; never stored with the event.
-DROPPED_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie"})
+
+class _EveryAlias(frozenset[str]):
+    """Read by Django's ``make_view_atomic``: no database wraps this view in a transaction."""
+
+    def __contains__(self, alias: object) -> bool:
+        return True
 
 
 @csrf_exempt
+@instrument.ingest
 def webhook_view(request: HttpRequest, slug: str) -> HttpResponse:
-    headers = {k.lower(): v for k, v in request.headers.items()}
-    trace_id = context.trace_id_from_headers(headers)
+    headers = request_headers(request)
+    trace_id = context.current_trace_id() or context.trace_id_from_headers(headers)
     with context.bind(trace_id=trace_id):
         try:
             return _handle(request, slug, headers, trace_id)
         except exceptions.AutomateError as exc:
             logger.info("Webhook %s rejected: %s", slug, exc.code, extra=log_extra("webhook_rejected", code=exc.code))
             return error_response(exc, trace_id=trace_id)
+        except Exception:
+            logger.exception("Webhook %s failed", slug, extra=log_extra("webhook_failed"))
+            return error_response(exceptions.AutomateError("The delivery could not be stored."), trace_id=trace_id)
+
+
+# The same as @transaction.non_atomic_requests, for whichever alias the router picks for events.
+webhook_view._non_atomic_requests = _EveryAlias()  # type: ignore[attr-defined]
 
 
 def _handle(request: HttpRequest, slug: str, headers: dict[str, str], trace_id: str) -> HttpResponse:
@@ -45,36 +64,49 @@ def _handle(request: HttpRequest, slug: str, headers: dict[str, str], trace_id: 
     endpoint = WebhookEndpoint.objects.filter(slug=slug, enabled=True).first()
     if endpoint is None:
         raise exceptions.ResourceNotFound(f"Webhook endpoint {slug!r} does not exist.", details={"slug": slug})
+    now = time.time()
+    throttling.reject_if_exhausted(endpoint, now)
     body = read_capped(request, endpoint.max_body_bytes)
-    signatures.verify(endpoint, body, headers, _endpoint_secrets(endpoint))
-    content_type = headers.get("content-type", "application/json").split(";")[0].strip().lower()
-    if content_type != "application/json" and not content_type.endswith("+json"):
-        raise exceptions.UnsupportedMediaType(
-            f"Content type {content_type!r} is not supported; send application/json.",
-            details={"content_type": content_type},
-        )
-    payload = loads_limited(body, max_depth=conf.json_max_depth())
-    event_type = keys.render_event_type(endpoint.event_type, payload, headers)
+    schemes.verify(endpoint, body, headers, _endpoint_secrets(endpoint), now=now)
+    throttling.consume(endpoint, now)
+    parsing.check_content_type(headers.get("content-type"))
+    payload = parsing.parse_json(body, max_depth=conf.json_max_depth())
+    if endpoint.scheme == SignatureScheme.SLACK and _is_slack_url_verification(payload):
+        return json_response({"challenge": payload["challenge"]}, status=200, trace_id=trace_id)
     recorded = record_event(
-        type=event_type,
+        type=keys.render_event_type(endpoint.event_type, payload, headers),
         payload=payload,
         source=f"webhook:{endpoint.slug}",
         tenant=endpoint.tenant,
         idempotency_key=keys.idempotency_key(endpoint, body, payload, headers),
         body_sha256=sha256_hex(body),
-        headers={k: v for k, v in headers.items() if k not in DROPPED_HEADERS},
+        headers=stored_headers(endpoint.store_headers, headers),
         trace_id=trace_id,
         endpoint=endpoint,
     )
+    # The view is not atomic, so record_event's transaction was the outermost one: committed.
     event = recorded.event
     data: dict[str, Any] = {"event_id": str(event.id), "trace_id": event.trace_id, "duplicate": recorded.duplicate}
     return json_response(data, status=200 if recorded.duplicate else 202, trace_id=event.trace_id)
 
 
+def _is_slack_url_verification(payload: Any) -> bool:
+    """Slack's one-time handshake when an Events API URL is saved: echo the challenge, store nothing."""
+    return (
+        isinstance(payload, dict)
+        and payload.get("type") == "url_verification"
+        and isinstance(payload.get("challenge"), str)
+    )
+
+
 def _endpoint_secrets(endpoint: WebhookEndpoint) -> list[str]:
+    if endpoint.scheme == SignatureScheme.NONE:
+        return []
     resolver = Resolver()
+    refs = endpoint.secrets if isinstance(endpoint.secrets, list) else []
     try:
-        return [resolver.resolve_string(str(ref)) for ref in endpoint.secrets or []]
+        values = [resolver.resolve_string(str(ref)) for ref in refs]
     except SecretNotFound:
         logger.error("Webhook %s references an undefined secret", endpoint.slug, extra=log_extra("secret_missing"))
         raise exceptions.InvalidSignature("The endpoint's secret is not available.") from None
+    return [value for value in values if value]  # an empty secret would be a key anyone knows

@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from django_automate.management.subcommands import demo, operations, worker
+from django_automate.management.subcommands import (
+    demo,
+    operations,
+    prune,
+    rotate_keys,
+    scheduler,
+    token,
+    verify_audit,
+    worker,
+)
 
 REGISTRY: dict[str, Any] = {
     "worker": worker,
@@ -12,4 +21,9 @@ REGISTRY: dict[str, Any] = {
     "replay": operations.Replay,
     "retry": operations.Retry,
     "cancel": operations.Cancel,
+    "prune-events": prune,
+    "scheduler": scheduler,
+    "rotate-keys": rotate_keys,
+    "verify-audit": verify_audit,
+    "token": token,
 }

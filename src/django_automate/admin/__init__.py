@@ -1,0 +1,5 @@
+"""The Django admin as the control plane: one module per model group, actions call the services."""
+
+from __future__ import annotations
+
+from django_automate.admin import audit, events, governance, runs, workflows  # noqa: F401  (registers ModelAdmins)

@@ -1,0 +1,137 @@
+"""Events (redacted, raw on permission with an audit entry), replay, and the trace page."""
+
+from __future__ import annotations
+
+import contextvars
+from typing import Any
+
+from django.contrib import admin, messages
+from django.db.models import Count, QuerySet
+from django.http import HttpRequest, HttpResponse
+from django.template.response import TemplateResponse
+from django.urls import URLPattern, path, reverse
+from django.utils.html import format_html
+from django.utils.safestring import SafeString
+
+from django_automate import exceptions
+from django_automate.admin.display import ReadOnlyAdminMixin, can_view_raw, pretty_json, trace_link
+from django_automate.audit import log as audit
+from django_automate.models import Event
+from django_automate.runs import operations
+from django_automate.tracing.timeline import trace_timeline
+
+# The request being rendered (ModelAdmin instances are shared between threads, so not on self).
+_request: contextvars.ContextVar[HttpRequest | None] = contextvars.ContextVar("automate_admin_request", default=None)
+
+
+def actor(request: HttpRequest) -> str:
+    return str(request.user.get_username())
+
+
+@admin.register(Event)
+class EventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ("type", "source", "status", "tenant", "received_at", "run_count", "trace")
+    list_filter = ("status", "source", "tenant")
+    search_fields = ("=id", "type", "idempotency_key", "=trace_id")
+    date_hierarchy = "received_at"
+    actions = ("replay_selected",)
+    exclude = ("payload", "headers")
+    readonly_fields = ("payload_view", "headers_view", "trace", "runs_view")
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Event]:
+        return super().get_queryset(request).annotate(_runs=Count("runs"))
+
+    @admin.display(description="runs", ordering="_runs")
+    def run_count(self, obj: Event) -> int:
+        return int(getattr(obj, "_runs", 0))
+
+    @admin.display(description="trace")
+    def trace(self, obj: Event) -> Any:
+        return trace_link(obj.trace_id)
+
+    def _raw(self, obj: Event) -> bool:
+        request = _request.get()
+        return bool(request and request.GET.get("raw") == "1" and can_view_raw(request))
+
+    @admin.display(description="payload")
+    def payload_view(self, obj: Event) -> SafeString:
+        raw = self._raw(obj)
+        toggle = ""
+        request = _request.get()
+        if request is not None and can_view_raw(request) and not raw:
+            link = '<p><a class="button" id="automate-show-raw" href="?raw=1">{}</a></p>'
+            toggle = format_html(link, "Show raw payload")
+        elif raw:
+            toggle = format_html('<p class="automate-raw-note"><strong>{}</strong></p>', "Raw payload (audited view)")
+        return format_html("{}{}", toggle, pretty_json(obj.payload, raw=raw))
+
+    @admin.display(description="headers")
+    def headers_view(self, obj: Event) -> SafeString:
+        return pretty_json(obj.headers, raw=self._raw(obj))
+
+    @admin.display(description="runs")
+    def runs_view(self, obj: Event) -> SafeString:
+        rows = [
+            format_html(
+                '<li><a href="{}">{}</a> {} v{}: {}</li>',
+                reverse("admin:automate_executionrun_change", args=[run.pk]),
+                run.pk,
+                run.workflow.slug,
+                run.workflow_version.number,
+                run.status,
+            )
+            for run in obj.runs.select_related("workflow", "workflow_version")
+        ]
+        return format_html("<ul>{}</ul>", format_html("".join(rows))) if rows else format_html("{}", "-")
+
+    def change_view(self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: Any = None) -> Any:
+        token = _request.set(request)
+        try:
+            response = self._change_view(request, object_id, form_url, extra_context)
+            if isinstance(response, TemplateResponse):
+                response.render()  # the readonly fields read the request while rendering
+            return response
+        finally:
+            _request.reset(token)
+
+    def _change_view(self, request: HttpRequest, object_id: str, form_url: str, extra_context: Any) -> Any:
+        if request.GET.get("raw") == "1" and can_view_raw(request):
+            event = self.get_object(request, object_id)
+            if event is not None:
+                audit.record(
+                    "raw_payload.viewed",
+                    actor=actor(request),
+                    object_type="event",
+                    object_id=str(event.pk),
+                    tenant=event.tenant,
+                    trace_id=event.trace_id,
+                    data={"via": "admin"},
+                )
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    @admin.action(description="Replay selected events", permissions=["replay"])
+    def replay_selected(self, request: HttpRequest, queryset: QuerySet[Event]) -> None:
+        try:
+            replayed = operations.replay_events(queryset, actor=actor(request))
+        except exceptions.AutomateError as exc:
+            self.message_user(request, exc.message, messages.ERROR)
+            return
+        runs = sum(len(r) for r in replayed.values())
+        self.message_user(request, f"Replayed {len(replayed)} events: {runs} new runs.", messages.SUCCESS)
+
+    def has_replay_permission(self, request: HttpRequest) -> bool:
+        return bool(request.user.has_perm("automate.replay_event"))
+
+    def get_urls(self) -> list[URLPattern]:
+        trace = path("trace/<str:trace_id>/", self.admin_site.admin_view(self.trace_view), name="automate_trace")
+        return [trace, *super().get_urls()]
+
+    def trace_view(self, request: HttpRequest, trace_id: str) -> HttpResponse:
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"Trace {trace_id}",
+            "trace_id": trace_id,
+            "entries": trace_timeline(trace_id),
+            "opts": self.model._meta,
+        }
+        return TemplateResponse(request, "admin/automate/trace.html", context)

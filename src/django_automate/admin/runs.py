@@ -1,0 +1,131 @@
+"""Runs with their step timeline; retry from the failed step, cancel; dead letters; outbox jobs."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest
+from django.utils.safestring import SafeString
+
+from django_automate import exceptions
+from django_automate.admin.display import ReadOnlyAdminMixin, admin_link, pretty_json, trace_link
+from django_automate.admin.events import actor
+from django_automate.models import ExecutionRun, JobStatus, OutboxJob, StepRun, WorkerHeartbeat
+from django_automate.runs import operations
+
+
+class DeadLetterFilter(admin.SimpleListFilter):
+    title = "dead letters"
+    parameter_name = "dead_letter"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [("yes", "Dead-lettered")]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[ExecutionRun]) -> QuerySet[ExecutionRun]:
+        if self.value() == "yes":
+            return queryset.filter(jobs__status=JobStatus.DEAD, status="failed").distinct()
+        return queryset
+
+
+class StepRunInline(admin.TabularInline):
+    model = StepRun
+    extra = 0
+    can_delete = False
+    ordering = ("step_index", "attempt")
+    fields = ("step_index", "step_id", "connector", "action", "attempt", "status", "started_at", "duration_ms", "err")
+    readonly_fields = fields
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    @admin.display(description="error")
+    def err(self, obj: StepRun) -> str:
+        return f"{obj.error.get('code')}: {obj.error.get('message')}" if obj.error else ""
+
+
+@admin.register(ExecutionRun)
+class ExecutionRunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ("id", "workflow", "version", "status", "event_link", "created_at", "duration", "trace")
+    list_filter = ("status", DeadLetterFilter, "workflow", "tenant")
+    search_fields = ("=id", "=trace_id", "=event__id")
+    date_hierarchy = "created_at"
+    list_select_related = ("workflow", "workflow_version", "event")
+    actions = ("retry_selected", "cancel_selected")
+    inlines = (StepRunInline,)
+    exclude = ("error",)
+    readonly_fields = ("error_view", "trace", "step_io")
+
+    @admin.display(description="version")
+    def version(self, obj: ExecutionRun) -> int:
+        return obj.workflow_version.number
+
+    @admin.display(description="event")
+    def event_link(self, obj: ExecutionRun) -> Any:
+        return admin_link(obj.event, obj.event.type)
+
+    @admin.display(description="duration")
+    def duration(self, obj: ExecutionRun) -> str:
+        if obj.started_at and obj.finished_at:
+            return f"{(obj.finished_at - obj.started_at).total_seconds() * 1000:.0f} ms"
+        return "-"
+
+    @admin.display(description="trace")
+    def trace(self, obj: ExecutionRun) -> Any:
+        return trace_link(obj.trace_id)
+
+    @admin.display(description="error")
+    def error_view(self, obj: ExecutionRun) -> SafeString:
+        return pretty_json(obj.error)
+
+    @admin.display(description="step input / output (redacted)")
+    def step_io(self, obj: ExecutionRun) -> SafeString:
+        data = [
+            {"step": s.step_id, "attempt": s.attempt, "input": s.input, "output": s.output, "error": s.error}
+            for s in obj.steps.order_by("step_index", "attempt")
+        ]
+        return pretty_json(data)
+
+    def _each(
+        self, request: HttpRequest, queryset: QuerySet[ExecutionRun], action: Callable[..., Any], verb: str
+    ) -> None:
+        done, problems = 0, []
+        for run in queryset:
+            try:
+                action(run, actor=actor(request))
+                done += 1
+            except exceptions.AutomateError as exc:
+                problems.append(f"{run.pk}: {exc.message}")
+        if done:
+            self.message_user(request, f"{verb} {done} run(s).", messages.SUCCESS)
+        for problem in problems:
+            self.message_user(request, problem, messages.WARNING)
+
+    @admin.action(description="Retry selected failed runs from the failed step", permissions=["operate"])
+    def retry_selected(self, request: HttpRequest, queryset: QuerySet[ExecutionRun]) -> None:
+        self._each(request, queryset, operations.retry_run, "Queued for retry:")
+
+    @admin.action(description="Cancel selected runs", permissions=["operate"])
+    def cancel_selected(self, request: HttpRequest, queryset: QuerySet[ExecutionRun]) -> None:
+        self._each(request, queryset, operations.cancel_run, "Cancelled")
+
+    def has_operate_permission(self, request: HttpRequest) -> bool:
+        return bool(request.user.has_perm("automate.change_executionrun"))
+
+
+@admin.register(OutboxJob)
+class OutboxJobAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ("id", "kind", "queue", "priority", "status", "attempts", "available_at", "leased_by", "trace_id")
+    list_filter = ("status", "kind", "queue")
+    search_fields = ("=id", "=trace_id")
+    date_hierarchy = "created_at"
+
+
+@admin.register(WorkerHeartbeat)
+class WorkerHeartbeatAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ("id", "hostname", "pid", "started_at", "last_seen_at", "stopped_at")

@@ -1,0 +1,183 @@
+"""Workflows (edit = publish a new version, diffs), their versions, rules (with "test this rule"), endpoints."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin, messages
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
+from django.urls import URLPattern, path, reverse
+from django.utils.html import format_html
+from django.utils.safestring import SafeString
+
+from django_automate import exceptions
+from django_automate.admin.display import ReadOnlyAdminMixin, pretty_json
+from django_automate.admin.events import actor
+from django_automate.admin.forms import RuleTestForm, WorkflowForm, problems_as_errors
+from django_automate.models import Event, RuleSpec, WebhookEndpoint, Workflow, WorkflowVersion
+from django_automate.rules import explain, services
+from django_automate.workflows import diff, publishing
+
+
+class VersionInline(admin.TabularInline):
+    model = WorkflowVersion
+    extra = 0
+    can_delete = False
+    fields = ("number", "sha256", "author", "created_at", "compare")
+    readonly_fields = fields
+    ordering = ("-number",)
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    @admin.display(description="diff")
+    def compare(self, obj: WorkflowVersion) -> Any:
+        if obj.number <= 1:
+            return "-"
+        url = reverse("admin:automate_workflow_diff", args=[obj.workflow_id])
+        return format_html(
+            '<a href="{}?a={}&b={}">v{} → v{}</a>', url, obj.number - 1, obj.number, obj.number - 1, obj.number
+        )
+
+
+@admin.register(Workflow)
+class WorkflowAdmin(admin.ModelAdmin):
+    form = WorkflowForm
+    list_display = ("slug", "name", "tenant", "enabled", "current_number", "updated_at")
+    list_filter = ("enabled", "tenant")
+    search_fields = ("slug", "name")
+    fields = ("tenant", "slug", "name", "description", "enabled", "definition")
+    inlines = (VersionInline,)
+
+    @admin.display(description="version")
+    def current_number(self, obj: Workflow) -> Any:
+        return obj.current_version.number if obj.current_version else "-"
+
+    def get_form(self, request: HttpRequest, obj: Workflow | None = None, change: bool = False, **kwargs: Any) -> Any:
+        form = super().get_form(request, obj, change, **kwargs)
+        if obj is not None and obj.current_version is not None:
+            form.base_fields["definition"].initial = obj.current_version.definition
+        return form
+
+    def save_model(self, request: HttpRequest, obj: Workflow, form: Any, change: bool) -> None:
+        definition = form.cleaned_data["definition"]
+        try:
+            if not change:
+                created = publishing.create_workflow(
+                    slug=obj.slug,
+                    name=obj.name,
+                    description=obj.description,
+                    tenant=obj.tenant,
+                    definition=definition,
+                    author=actor(request),
+                )
+                obj.pk = created.pk
+                obj._state.adding = False
+                return
+            obj.save()
+            current = obj.current_version.definition if obj.current_version else None
+            if definition != current:
+                version = publishing.publish(obj, definition, author=actor(request))
+                self.message_user(request, f"Published version {version.number}.", messages.SUCCESS)
+        except exceptions.AutomateError as exc:
+            self.message_user(request, "; ".join(problems_as_errors(exc).messages), messages.ERROR)
+
+    def get_urls(self) -> list[URLPattern]:
+        view = self.admin_site.admin_view(self.diff_view)
+        return [path("<path:object_id>/diff/", view, name="automate_workflow_diff"), *super().get_urls()]
+
+    def diff_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        workflow = get_object_or_404(Workflow, pk=object_id)
+        if not self.has_view_permission(request, workflow):
+            raise exceptions.PermissionDenied()
+        versions = workflow.versions.all()
+        latest = workflow.current_version.number if workflow.current_version else 1
+        b_number = int(request.GET.get("b") or latest)
+        a_number = int(request.GET.get("a") or max(1, b_number - 1))
+        a = get_object_or_404(versions, number=a_number)
+        b = get_object_or_404(versions, number=b_number)
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"{workflow.slug}: v{a.number} → v{b.number}",
+            "workflow": workflow,
+            "a": a,
+            "b": b,
+            "changes": diff.diff_versions(a, b),
+            "unified": diff.version_unified_diff(a, b),
+            "opts": self.model._meta,
+        }
+        return TemplateResponse(request, "admin/automate/workflow_diff.html", context)
+
+
+@admin.register(WorkflowVersion)
+class WorkflowVersionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ("workflow", "number", "sha256", "author", "created_at")
+    list_filter = ("workflow",)
+    exclude = ("definition",)
+    readonly_fields = ("definition_view",)
+
+    @admin.display(description="definition")
+    def definition_view(self, obj: WorkflowVersion) -> SafeString:
+        return pretty_json(obj.definition)
+
+
+@admin.register(RuleSpec)
+class RuleSpecAdmin(admin.ModelAdmin):
+    list_display = ("name", "tenant", "event_type", "workflow", "priority", "enabled", "version", "test_link")
+    list_filter = ("enabled", "tenant", "workflow")
+    search_fields = ("name", "event_type")
+
+    @admin.display(description="test")
+    def test_link(self, obj: RuleSpec) -> Any:
+        return format_html('<a href="{}">test this rule</a>', reverse("admin:automate_rule_test", args=[obj.pk]))
+
+    def save_model(self, request: HttpRequest, obj: RuleSpec, form: Any, change: bool) -> None:
+        try:
+            services.save_rule(obj, actor=actor(request))
+        except exceptions.AutomateError as exc:
+            self.message_user(request, "; ".join(problems_as_errors(exc).messages), messages.ERROR)
+
+    def delete_model(self, request: HttpRequest, obj: RuleSpec) -> None:
+        services.delete_rule(obj, actor=actor(request))
+
+    def get_urls(self) -> list[URLPattern]:
+        view = self.admin_site.admin_view(self.test_view)
+        return [path("<path:object_id>/test/", view, name="automate_rule_test"), *super().get_urls()]
+
+    def test_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        rule = get_object_or_404(RuleSpec, pk=object_id)
+        if not self.has_view_permission(request, rule):
+            raise exceptions.PermissionDenied()
+        form = RuleTestForm(request.POST or None)
+        result = None
+        if request.method == "POST" and form.is_valid():
+            try:
+                if form.cleaned_data.get("event_id"):
+                    event = get_object_or_404(Event, pk=form.cleaned_data["event_id"], tenant=rule.tenant)
+                    result = explain.test_rule(rule=rule, event=event)
+                else:
+                    result = explain.test_rule(rule=rule, payload=form.cleaned_data["payload"])
+            except exceptions.AutomateError as exc:
+                form.add_error(None, exc.message)
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"Test rule {rule.name}",
+            "rule": rule,
+            "form": form,
+            "result": result,
+            "result_json": pretty_json(result, raw=True) if result is not None else None,
+            "opts": self.model._meta,
+        }
+        return TemplateResponse(request, "admin/automate/rule_test.html", context)
+
+
+@admin.register(WebhookEndpoint)
+class WebhookEndpointAdmin(admin.ModelAdmin):
+    list_display = ("slug", "tenant", "event_type", "scheme", "enabled", "rate_limit_per_minute")
+    list_filter = ("scheme", "enabled", "tenant")
+    search_fields = ("slug", "name", "event_type")

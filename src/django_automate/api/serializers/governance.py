@@ -1,0 +1,68 @@
+"""Secrets (metadata only; values are write-only) and budgets."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from rest_framework import serializers
+
+from django_automate.api.serializers.common import unique_in_tenant
+from django_automate.models import Budget, Secret
+
+SECRET_NAME = re.compile(r"^[A-Za-z0-9_./-]+$")
+SCOPE = re.compile(r"^(global|tenant:[^\s]{0,64}|workflow:[-a-zA-Z0-9_]{1,100}|connector:[a-z0-9_.\-]{1,64})$")
+
+
+class SecretSerializer(serializers.ModelSerializer):
+    name = serializers.RegexField(SECRET_NAME, max_length=200, help_text="Referenced as $secret:<name>.")
+    value = serializers.CharField(
+        write_only=True,
+        max_length=65536,
+        trim_whitespace=False,
+        help_text="The secret value; write-only, never returned.",
+    )
+
+    class Meta:
+        model = Secret
+        fields = ("id", "tenant", "name", "description", "value", "created_at", "updated_at")
+        read_only_fields = ("id", "tenant", "created_at", "updated_at")
+        validators: list[Any] = []
+
+    def validate_name(self, value: str) -> str:
+        return unique_in_tenant(self, Secret, "name", value)
+
+
+class BudgetSerializer(serializers.ModelSerializer):
+    scope = serializers.RegexField(
+        SCOPE, max_length=200, help_text='"global", "tenant:<t>", "workflow:<slug>" or "connector:<type>".'
+    )
+    limit = serializers.DecimalField(max_digits=18, decimal_places=6, min_value=0)
+
+    class Meta:
+        model = Budget
+        fields = (
+            "id",
+            "tenant",
+            "scope",
+            "metric",
+            "limit",
+            "period",
+            "on_exceed",
+            "enabled",
+            "created_at",
+            "updated_at",
+        )
+        read_only_fields = ("id", "tenant", "created_at", "updated_at")
+
+
+class BudgetUsageSerializer(serializers.Serializer):
+    """The budget's current window."""
+
+    budget = serializers.UUIDField()
+    window_start = serializers.DateTimeField()
+    window_end = serializers.DateTimeField()
+    used = serializers.DecimalField(max_digits=18, decimal_places=6)
+    limit = serializers.DecimalField(max_digits=18, decimal_places=6)
+    remaining = serializers.DecimalField(max_digits=18, decimal_places=6)
+    exhausted = serializers.BooleanField()

@@ -1,0 +1,115 @@
+"""Rules (the workflow is named by slug) and the "test a rule" request and result."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import QuerySet
+from rest_framework import serializers
+
+from django_automate import exceptions
+from django_automate.api.serializers.common import AnyJSONField, Int32Field
+from django_automate.models import RuleSpec, Workflow
+
+CONDITION_HELP = "JSON Logic over {event: {...}}; true matches every event of the type."
+
+
+def validated_condition(value: Any) -> Any:
+    from django_automate.rules.jsonlogic import validate_logic
+
+    try:
+        validate_logic(value)
+    except exceptions.AutomateError as exc:
+        raise serializers.ValidationError(exc.message) from None
+    return value
+
+
+class TenantWorkflowField(serializers.SlugRelatedField):
+    """A workflow of the caller's tenant, by slug."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(slug_field="slug", **kwargs)
+
+    def get_queryset(self) -> QuerySet[Workflow]:
+        return Workflow.objects.filter(tenant=self.context.get("tenant", ""))
+
+
+class RuleSerializer(serializers.ModelSerializer):
+    workflow = TenantWorkflowField(help_text="Slug of the workflow to run.")
+    condition = AnyJSONField(required=False, default=True, help_text=CONDITION_HELP)
+    priority = Int32Field(required=False, default=0, help_text="Higher priorities are evaluated first.")
+
+    class Meta:
+        model = RuleSpec
+        fields = (
+            "id",
+            "tenant",
+            "name",
+            "event_type",
+            "condition",
+            "workflow",
+            "priority",
+            "enabled",
+            "version",
+            "created_at",
+            "updated_at",
+        )
+        read_only_fields = ("id", "tenant", "version", "created_at", "updated_at")
+        extra_kwargs = {"name": {"min_length": 1}, "event_type": {"min_length": 1}}
+        validators: list[Any] = []  # (tenant, name) is checked by rules.services.save_rule (409)
+
+    def validate_condition(self, value: Any) -> Any:
+        return validated_condition(value)
+
+
+class RuleDraftSerializer(serializers.Serializer):
+    """A rule that is not saved: what to try before creating it."""
+
+    event_type = serializers.CharField(min_length=1, max_length=255, default="*")
+    condition = AnyJSONField(required=False, default=True, help_text=CONDITION_HELP)
+
+    def validate_condition(self, value: Any) -> Any:
+        return validated_condition(value)
+
+
+class SampleEventSerializer(serializers.Serializer):
+    """An event that is not stored: a type and a sample payload."""
+
+    type = serializers.CharField(min_length=1, max_length=255)
+    payload = AnyJSONField(required=False, default=dict)
+
+
+class RuleTestSerializer(serializers.Serializer):
+    """One of ``rule``/``rule_id`` (neither: every enabled rule) and one of ``event``/``event_id``."""
+
+    rule_id = serializers.UUIDField(required=False, help_text="A saved rule.")
+    rule = RuleDraftSerializer(required=False, help_text="An unsaved rule.")
+    event_id = serializers.UUIDField(required=False, help_text="A stored event.")
+    event = SampleEventSerializer(required=False, help_text="A sample event.")
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if "rule" in attrs and "rule_id" in attrs:
+            raise serializers.ValidationError("Give rule or rule_id, not both.")
+        if ("event" in attrs) == ("event_id" in attrs):
+            raise serializers.ValidationError("Give exactly one of event and event_id.")
+        return attrs
+
+
+class RuleResultSerializer(serializers.Serializer):
+    rule_id = serializers.UUIDField(allow_null=True, help_text="null for an unsaved rule.")
+    name = serializers.CharField()
+    event_type = serializers.CharField()
+    type_matched = serializers.BooleanField()
+    condition_matched = serializers.BooleanField()
+    matched = serializers.BooleanField()
+    explanation = serializers.JSONField(help_text="The evaluation tree (docs/rules.md#explain).")
+    error = serializers.JSONField(allow_null=True, help_text='null, or {"type", "message"} when evaluation failed.')
+
+
+class RuleTestResultSerializer(serializers.Serializer):
+    matched = serializers.BooleanField(help_text="Whether any of the tested rules matched.")
+    redacted = serializers.BooleanField(
+        help_text="true when the explanation hides values read from sensitive keys of a stored event "
+        "(the caller lacks automate.view_raw_payload)."
+    )
+    results = RuleResultSerializer(many=True)

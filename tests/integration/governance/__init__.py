@@ -1,0 +1,1 @@
+"""Governance against the real database: secrets, budgets, audit, and the canary leak test."""

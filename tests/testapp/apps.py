@@ -1,0 +1,11 @@
+"""A small app whose models the tests track."""
+
+from __future__ import annotations
+
+from django.apps import AppConfig
+
+
+class TestAppConfig(AppConfig):
+    name = "tests.testapp"
+    label = "testapp"
+    default_auto_field = "django.db.models.BigAutoField"

@@ -1,0 +1,1 @@
+"""Unit tests of secrets, redaction and masking, budget windows and the audit chain."""
