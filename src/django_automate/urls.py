@@ -18,5 +18,6 @@ app_name = "automate"
 urlpatterns = [
     path("hooks/<slug:slug>/", automate_view(webhook_view), name="webhook"),
     path("api/v1/", include(("django_automate.api.urls", "api"))),
+    path("", include("django_automate.observability.urls")),  # health/, health/live/, metrics/
     re_path(r"^(?P<path>[\s\S]*)$", not_found_view, name="not-found"),  # [\s\S]: newlines too
 ]

@@ -33,6 +33,7 @@ def test_resolved_secret_values_are_masked_in_strings():
     }
 
 
+@pytest.mark.django_db  # the chain ends with the encrypted database backend
 def test_secret_refs_resolve_from_environment_before_settings(settings, monkeypatch):
     settings.AUTOMATE = {"SECRETS": {"api.token": "from-settings", "OTHER": "o"}}
     monkeypatch.setenv(env_var_name("api.token"), "from-env")

@@ -13,6 +13,8 @@ from django.utils import timezone
 from django_automate import conf
 from django_automate.models import JobStatus, OutboxJob
 
+CANDIDATES = 8
+
 
 @dataclass(frozen=True)
 class ClaimedJob:
@@ -54,7 +56,10 @@ def claim_one(*, worker_id: str, queues: list[str], using: str = "default") -> C
     }
     if connections[using].features.has_select_for_update_skip_locked:
         with transaction.atomic(using=using):
-            job_id = _ready(using, queues, now).select_for_update(skip_locked=True).values_list("id", flat=True).first()
+            # A few candidates, not one: MariaDB applies LIMIT before skipping locked rows, so
+            # "LIMIT 1 … SKIP LOCKED" finds nothing while another worker holds the oldest job.
+            candidates = _ready(using, queues, now).select_for_update(skip_locked=True).values_list("id", flat=True)
+            job_id = next(iter(candidates[:CANDIDATES]), None)
             if job_id is None:
                 return None
             OutboxJob.objects.using(using).filter(id=job_id).update(**values)
