@@ -101,7 +101,7 @@ class SlackConnector(BaseConnector):
         error = error_for(response.status_code, payload, body, _retry_after(response))
         if error is not None:
             raise error
-        output = {k: payload.get(k) for k in ("channel", "ts", "message") if k in payload}
+        output: dict[str, Any] = {k: payload.get(k) for k in ("channel", "ts", "message") if k in payload}
         metadata = payload.get("response_metadata")
         warnings = (metadata.get("warnings") if isinstance(metadata, dict) else None) or payload.get("warning")
         if warnings:

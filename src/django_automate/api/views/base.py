@@ -82,17 +82,17 @@ class ApiView(APIView):
 class TenantViewSet(viewsets.GenericViewSet, ApiView):
     """A resource whose rows belong to tenants; other tenants' rows do not exist here (404)."""
 
+    model: ClassVar[type[Model]]
     filter_backends: list[Any] = []
     pagination_class: Any = None
+    lookup_value_regex = "[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}"
 
     def get_serializer_context(self) -> dict[str, Any]:
+        """Serializers resolve names (a rule's workflow slug, unique names) within the caller's tenant."""
         ctx = dict(super().get_serializer_context())
         if getattr(self, "request", None) is not None and self.request.user.is_authenticated:
             ctx["tenant"] = self.tenant
         return ctx
-
-    model: ClassVar[type[Model]]
-    lookup_value_regex = "[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}"
 
     def get_queryset(self) -> QuerySet[Any]:
         return self.model._default_manager.filter(tenant=self.tenant)
