@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 
-from django.db import transaction
+from django.db import DatabaseError, transaction
 
 from django_automate import exceptions
 from django_automate.models import JobKind
@@ -15,6 +15,9 @@ from django_automate.tracing import context
 from django_automate.tracing.logging import log_extra
 
 logger = logging.getLogger(__name__)
+
+# Claims of one job that may end in an unexpected exception before it is dead-lettered.
+MAX_CRASHES = 5
 
 
 def process(job: ClaimedJob, *, using: str = "default", stopping: threading.Event | None = None) -> None:
@@ -33,10 +36,26 @@ def process(job: ClaimedJob, *, using: str = "default", stopping: threading.Even
                     lease.dead_letter(job, {"code": "unknown_job_kind", "message": job.kind}, using=using)
         except exceptions.LeaseLost:
             logger.warning("Lost the lease on job %s; its writes were discarded", job.id, extra=log_extra("lease_lost"))
-        except Exception:
-            # Unexpected (database hiccup, bug): give the job back so it is retried, never lost.
-            logger.exception("Job %s failed unexpectedly; releasing it", job.id, extra=log_extra("job_crashed"))
+        except DatabaseError:
+            # The database went away: give the job back (or let its lease expire); claims back off.
+            logger.exception("Job %s hit a database error; releasing it", job.id, extra=log_extra("job_db_error"))
+            _release_quietly(job, using)
+        except Exception as exc:
+            # A bug or poison input: retried a few times, then dead-lettered so it cannot loop forever.
+            logger.exception("Job %s failed unexpectedly", job.id, extra=log_extra("job_crashed"))
+            if job.attempts < MAX_CRASHES:
+                _release_quietly(job, using)
+                return
+            error = {"code": "internal_error", "message": f"{exc.__class__.__name__} after {job.attempts} claims"}
             try:
-                lease.release(job, using=using)
+                with transaction.atomic(using=using):
+                    lease.dead_letter(job, error, using=using)
             except Exception:
-                logger.exception("Could not release job %s; its lease will expire", job.id)
+                logger.exception("Could not dead-letter job %s", job.id, extra=log_extra("dead_letter_failed"))
+
+
+def _release_quietly(job: ClaimedJob, using: str) -> None:
+    try:
+        lease.release(job, using=using)
+    except Exception:
+        logger.exception("Could not release job %s; its lease will expire", job.id, extra=log_extra("release_failed"))

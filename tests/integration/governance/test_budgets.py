@@ -50,46 +50,50 @@ def run_factory(workflow_factory, rule_factory, run_worker) -> Callable[..., Exe
     return make
 
 
-def hammer(run: ExecutionRun, *, attempts: int, threads: int) -> int:
-    """``attempts`` step charges from ``threads`` threads released at the same instant; how many got through."""
-    barrier = threading.Barrier(threads)
-    granted: list[int] = []
-    lock = threading.Lock()
+def hammer(run: ExecutionRun, *, rounds: int, attempts: int, threads: int, limit: int) -> list[int]:
+    """Per round: a fresh budget, then ``attempts`` step charges from ``threads`` threads released at once.
 
-    def charge(count: int) -> None:
-        ok = 0
+    Returns how many charges got through in each round. The threads (and their database
+    connections) live for all rounds; barriers separate the rounds.
+    """
+    go, done = threading.Barrier(threads + 1), threading.Barrier(threads + 1)
+    granted = [[0] * threads for _ in range(rounds)]
+    shares = [attempts // threads + (1 if i < attempts % threads else 0) for i in range(threads)]
+
+    def charge(index: int) -> None:
         try:
-            barrier.wait()
-            for _ in range(count):
-                try:
-                    budgets.check_and_consume_step(run, STEP, "http")
-                    ok += 1
-                except exceptions.BudgetExceeded:
-                    pass
+            for round_ in range(rounds):
+                go.wait()
+                for _ in range(shares[index]):
+                    try:
+                        budgets.check_and_consume_step(run, STEP, "http")
+                        granted[round_][index] += 1
+                    except exceptions.BudgetExceeded:
+                        pass
+                done.wait()
         finally:
-            with lock:
-                granted.append(ok)
             connections.close_all()
 
-    shares = [attempts // threads + (1 if i < attempts % threads else 0) for i in range(threads)]
-    pool = [threading.Thread(target=charge, args=(share,)) for share in shares]
+    pool = [threading.Thread(target=charge, args=(i,)) for i in range(threads)]
     for thread in pool:
         thread.start()
+    for _ in range(rounds):
+        Budget.objects.update(enabled=False)
+        make_budget(limit=limit)
+        go.wait()
+        done.wait()
     for thread in pool:
         thread.join()
-    return sum(granted)
+    return [sum(counts) for counts in granted]
 
 
 def test_concurrent_charges_never_exceed_the_limit(run_factory):
     run = run_factory()
-    repetitions, attempts, threads, limit = (5, 12, 4, 3) if SQLITE else (20, 50, 16, 10)
-    for _ in range(repetitions):
-        Budget.objects.update(enabled=False)
-        budget = make_budget(limit=limit)
-        assert hammer(run, attempts=attempts, threads=threads) == limit
-        assert budgets.usage(budget)["used"] == limit
+    rounds, attempts, threads, limit = (5, 12, 4, 3) if SQLITE else (20, 50, 16, 10)
+    assert hammer(run, rounds=rounds, attempts=attempts, threads=threads, limit=limit) == [limit] * rounds
+    assert [budgets.usage(b)["used"] for b in Budget.objects.all()] == [limit] * rounds
     exceeded = AuditEntry.objects.filter(action="budget.exceeded").count()
-    assert exceeded == repetitions * (attempts - limit)
+    assert exceeded == rounds * (attempts - limit)
     assert verify().ok
 
 
