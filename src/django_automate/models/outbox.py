@@ -51,7 +51,10 @@ class OutboxJob(models.Model):
         app_label = "automate"
         ordering = ("id",)
         indexes = [
-            models.Index(fields=("status", "queue", "priority", "available_at"), name="automate_job_claim_idx"),
+            # Matches the claim's ORDER BY (-priority, available_at, id), so a claim reads the index in order.
+            models.Index(
+                fields=("status", "queue", "-priority", "available_at", "id"), name="automate_job_claim_order_idx"
+            ),
             models.Index(fields=("status", "lease_expires_at"), name="automate_job_lease_idx"),
         ]
 

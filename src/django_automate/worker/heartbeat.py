@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from types import TracebackType
 
-from django.db import connections
+from django.db import DatabaseError, connections
 
 from django_automate import conf
 from django_automate.outbox import lease
@@ -39,7 +39,13 @@ class LeaseKeeper:
     def _beat(self) -> None:
         try:
             while not self._stop.wait(conf.heartbeat_seconds()):
-                if not lease.heartbeat(self.job, using=self.using):
+                try:
+                    held = lease.heartbeat(self.job, using=self.using)
+                except DatabaseError:
+                    # Unreachable for now: try again next beat, while the lease may still be ours.
+                    connections[self.using].close()
+                    continue
+                if not held:
                     self.lost.set()
                     return
         finally:
