@@ -26,6 +26,7 @@ from rest_framework.response import Response
 from rest_framework.views import set_rollback
 
 from django_automate import exceptions
+from django_automate.api.serializers.common import ERROR_CODES
 from django_automate.internal.responses import error_response
 from django_automate.tracing import context
 from django_automate.tracing.logging import log_extra
@@ -127,9 +128,20 @@ def normalize(exc: BaseException, *, view: Any = None, request: Any = None) -> e
 
 
 def _public(error: exceptions.AutomateError, exc: BaseException) -> exceptions.AutomateError:
-    """5xx errors are logged with their trace and answered as a bare ``internal_error``."""
+    """5xx errors are logged with their trace and answered as a bare ``internal_error``.
+
+    A 4xx error whose code is not one of the documented codes (a subsystem's own, such as
+    ``secret_not_found``) is answered with the documented code of its status, the specific
+    one kept in ``details["reason"]``.
+    """
     if error.status < 500:
-        return error
+        if error.code in ERROR_CODES:
+            return error
+        public = _BY_STATUS.get(error.status, exceptions.ValidationError)
+        details = {**error.details, "reason": error.code}
+        if issubclass(public, exceptions.Throttled):
+            return exceptions.Throttled(error.message, retry_after=getattr(error, "retry_after", 1), details=details)
+        return public(error.message, details=details)
     trace_id = context.current_trace_id()
     logger.error(
         "Internal error %s (trace_id %s)",

@@ -147,3 +147,14 @@ def test_unknown_accept_types_get_json(admin_api):
 def test_paths_with_control_characters_answer_resource_not_found(admin_api):
     for path in ("/automate/api/v1/workflows/a%0Ab/publish/", "/automate/%0A", "/automate/api/v1/events/%00/"):
         assert_error(admin_api.post(path, {}), 404, "resource_not_found")
+
+
+def test_subsystem_codes_are_answered_with_the_documented_code_of_their_status(admin_api, monkeypatch):
+    from django_automate.secrets.refs import SecretNotFound
+
+    def missing(*args, **kwargs):
+        raise SecretNotFound("Secret 'X' is not defined.")
+
+    monkeypatch.setattr("django_automate.api.views.catalog.trace_timeline", missing)
+    body = assert_error(admin_api.get(f"traces/{uuid.uuid4()}/"), 400, "validation_error")
+    assert body["details"]["reason"] == "secret_not_found" and body["message"] == "Secret 'X' is not defined."
