@@ -249,12 +249,12 @@ def test_the_same_job_published_again_and_again_is_processed_once(
         route_job = OutboxJob.objects.get(kind=JobKind.ROUTE_EVENT)
         for _ in range(3):  # duplicates racing the first message
             automate_celery.publish(route_job.id, app=app)
-        wait_for(lambda: ExecutionRun.objects.filter(status="succeeded").exists(), 30, "the run", worker.process)
+        wait_for(lambda: ExecutionRun.objects.filter(status="succeeded").exists(), 90, "the run", worker.process)
         run_job = OutboxJob.objects.get(kind=JobKind.EXECUTE_RUN)
         for job_id in (route_job.id, run_job.id):  # redeliveries after the work was done
             automate_celery.publish(job_id, app=app)
     wait_for(
-        lambda: worker.results("duplicate") - duplicates == 5, 30, "five duplicate messages dropped", worker.process
+        lambda: worker.results("duplicate") - duplicates == 5, 90, "five duplicate messages dropped", worker.process
     )
 
     assert ExecutionRun.objects.count() == 1
@@ -277,7 +277,7 @@ def test_a_message_lost_at_publish_is_recovered_by_the_sweep(
     job = OutboxJob.objects.get(event=event)
     assert job.status == JobStatus.READY
 
-    wait_for(lambda: ExecutionRun.objects.filter(status="succeeded").exists(), 30, "the sweep", worker.process)
+    wait_for(lambda: ExecutionRun.objects.filter(status="succeeded").exists(), 90, "the sweep", worker.process)
     job.refresh_from_db()
     assert job.status == JobStatus.DONE and job.leased_by.startswith("celery:")
     assert worker.output().count("Publishing 1 ready jobs again") > republished
@@ -292,13 +292,13 @@ def test_a_killed_celery_worker_loses_nothing_the_next_one_resumes_after_the_lea
     victim = celery_workers.current
     with override_settings(AUTOMATE=victim.settings()):
         django_automate.emit("order.created", {"n": 1})
-    wait_for(lambda: http_sink.arrivals == 1, 30, "the http step to start", victim.process)
+    wait_for(lambda: http_sink.arrivals == 1, 90, "the http step to start", victim.process)
     victim.kill()  # SIGKILL, prefork children included: the message is unacknowledged, the job leased
     http_sink.delay_seconds = 0
     # A redelivered message finds the job still leased and is dropped; once the lease has
     # expired, the new worker's sweep makes the job ready and publishes it again.
     rescuer = celery_workers.start(queue=victim.queue)
-    wait_for(lambda: ExecutionRun.objects.filter(status="succeeded").exists(), 30, "the rescue", rescuer.process)
+    wait_for(lambda: ExecutionRun.objects.filter(status="succeeded").exists(), 90, "the rescue", rescuer.process)
 
     run = ExecutionRun.objects.get()
     attempts = list(StepRun.objects.filter(step_id="call").order_by("attempt").values_list("status", flat=True))
