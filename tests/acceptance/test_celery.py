@@ -274,8 +274,8 @@ def test_a_message_lost_at_publish_is_recovered_by_the_sweep(
     http_workflow(workflow_factory, rule_factory, http_sink.url)
     with override_settings(AUTOMATE=worker.settings(app="unreachable")):
         event = django_automate.emit("order.created", {"n": 1})  # the broker is down: no error for the caller
-    job = OutboxJob.objects.get(event=event)
-    assert job.status == JobStatus.READY
+    job = OutboxJob.objects.get(event=event)  # committed although its message was lost
+    # (No check that it is still ready here: the sweep may already have picked it up.)
 
     wait_for(lambda: ExecutionRun.objects.filter(status="succeeded").exists(), 90, "the sweep", worker.process)
     job.refresh_from_db()
