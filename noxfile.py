@@ -88,7 +88,7 @@ def tests(session: nox.Session, db: str) -> None:
 @nox.session
 @nox.parametrize("python,django", COMPAT)
 def compat(session: nox.Session, django: str) -> None:
-    """Unit and integration tests on SQLite, with no optional extras installed."""
+    """Unit and integration tests on SQLite, without the database-driver extras."""
     session.install("-e", ".[dev]", django_spec(django))
     env = {"AUTOMATE_STATEFUL_EXAMPLES": "100"}
     session.run("pytest", "-q", "-p", "no:cacheprovider", *COMPAT_TESTS, *COMPAT_EXCLUDED, *session.posargs, env=env)
