@@ -117,10 +117,15 @@ def classify(address: IPAddress) -> str | None:
     if any(address in net for net in METADATA):
         return "metadata"
     if isinstance(address, ipaddress.IPv6Address):
-        for inner in embedded_ipv4(address):
+        carried = embedded_ipv4(address)
+        for inner in carried:
             reason = classify(inner)
             if reason is not None:
                 return f"{reason} via {_encoding(address)}"
+        if carried:
+            # A 6to4/Teredo/NAT64/mapped address is as reachable as the IPv4 addresses it carries;
+            # Python 3.13+ flags these prefixes as non-global, which must not decide the outcome.
+            return None
     for name, networks in _CATEGORIES:
         if any(address in net for net in networks):
             return name
