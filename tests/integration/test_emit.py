@@ -6,6 +6,7 @@ import pytest
 from django.db import transaction
 
 import django_automate
+from django_automate import exceptions
 from django_automate.models import Event, JobKind, OutboxJob
 from django_automate.tracing import context
 
@@ -61,3 +62,16 @@ def test_emit_duplicate_inside_an_outer_transaction_keeps_the_transaction_usable
         later = django_automate.emit("order.shipped", {"id": 1})
     assert again.id == first.id
     assert Event.objects.filter(id=later.id).exists()
+
+
+@pytest.mark.parametrize(
+    ("payload", "fragment"),
+    [(None, "cannot be null"), ({"at": object()}, "not JSON serializable"), ({"ratio": float("nan")}, "JSON")],
+)
+def test_emit_rejects_a_payload_that_is_not_json_and_keeps_the_transaction_usable(payload, fragment):
+    with transaction.atomic():
+        with pytest.raises(exceptions.ValidationError, match=fragment) as caught:
+            django_automate.emit("order.paid", payload)
+        assert caught.value.code == "validation_error"
+        django_automate.emit("order.paid", {"ok": True})
+    assert list(Event.objects.values_list("payload", flat=True)) == [{"ok": True}]

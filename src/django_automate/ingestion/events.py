@@ -20,6 +20,19 @@ logger = logging.getLogger(__name__)
 MAX_KEY_LENGTH = 255
 
 
+def _payload_json(payload: Any) -> str:
+    """The canonical JSON of a payload passed from Python code, or a ``validation_error``."""
+    if payload is None:
+        raise exceptions.ValidationError("An event payload cannot be null.", details={"field": "payload"})
+    try:
+        return canonical_json(payload, allow_nan=False)
+    except (TypeError, ValueError, RecursionError) as exc:
+        reason = str(exc)[:200] if not isinstance(exc, RecursionError) else "nested too deeply"
+        raise exceptions.ValidationError(
+            f"An event payload must be a JSON value: {reason}.", details={"field": "payload"}
+        ) from None
+
+
 @dataclass(frozen=True)
 class Recorded:
     event: Event
@@ -46,10 +59,10 @@ def record_event(
     :class:`~django_automate.exceptions.IdempotencyConflict`.
     """
     alias = using or router.db_for_write(Event)
-    if not type or len(type) > 255:
+    if not isinstance(type, str) or not type or len(type) > 255:
         raise exceptions.ValidationError("Event type must be 1 to 255 characters.", details={"type": type})
     if body_sha256 is None:
-        body_sha256 = sha256_hex(canonical_json(payload))
+        body_sha256 = sha256_hex(_payload_json(payload))
     if idempotency_key is None:
         idempotency_key = f"auto:{uuid.uuid4()}"
     elif not idempotency_key or len(idempotency_key) > MAX_KEY_LENGTH:
