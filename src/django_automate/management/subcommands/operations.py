@@ -75,29 +75,21 @@ def _filtered_events(options: dict[str, Any]) -> Any:
     return events
 
 
-class Retry:
-    HELP = "Retry a failed run from its failed step."
+class RunOperation:
+    """``automate retry|cancel <run-id>``: one run operation of :mod:`django_automate.runs.operations`."""
+
+    def __init__(self, help: str, operation: Callable[..., ExecutionRun], done: str) -> None:
+        self.HELP, self._operation, self._done = help, operation, done
 
     @staticmethod
     def add_arguments(parser: argparse.ArgumentParser) -> None:
         parser.add_argument("run_id")
         parser.add_argument("--actor", default="cli")
 
-    @staticmethod
-    def handle(command: BaseCommand, **options: Any) -> None:
-        run = _run(lambda: operations.retry_run(_get(ExecutionRun, options["run_id"]), actor=options["actor"]))
-        command.stdout.write(f"run {run.id} queued for retry")
+    def handle(self, command: BaseCommand, **options: Any) -> None:
+        run = _run(lambda: self._operation(_get(ExecutionRun, options["run_id"]), actor=options["actor"]))
+        command.stdout.write(f"run {run.id} {self._done}")
 
 
-class Cancel:
-    HELP = "Cancel a pending or running run."
-
-    @staticmethod
-    def add_arguments(parser: argparse.ArgumentParser) -> None:
-        parser.add_argument("run_id")
-        parser.add_argument("--actor", default="cli")
-
-    @staticmethod
-    def handle(command: BaseCommand, **options: Any) -> None:
-        run = _run(lambda: operations.cancel_run(_get(ExecutionRun, options["run_id"]), actor=options["actor"]))
-        command.stdout.write(f"run {run.id} cancelled")
+Retry = RunOperation("Retry a failed run from its failed step.", operations.retry_run, "queued for retry")
+Cancel = RunOperation("Cancel a pending or running run.", operations.cancel_run, "cancelled")
