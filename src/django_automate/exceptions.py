@@ -127,6 +127,17 @@ class BudgetExceeded(AutomateError):
     status = 429
 
 
+class ServiceUnavailable(AutomateError):
+    """The database is unavailable for now; retry later."""
+
+    code = "service_unavailable"
+    status = 503
+
+    def __init__(self, message: str | None = None, *, retry_after: int = 2, **kwargs: Any) -> None:
+        self.retry_after = retry_after
+        super().__init__(message, **kwargs)
+
+
 class ImproperlyConfigured(AutomateError):
     """django-automate is not configured correctly."""
 

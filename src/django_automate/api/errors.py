@@ -4,6 +4,7 @@
   own ``REST_FRAMEWORK["EXCEPTION_HANDLER"]`` is neither needed nor overridden).
 - :func:`automate_view` wraps the plain Django views mounted next to the API (webhooks, the
   catch-all) with the same conversion, ``X-Trace-Id`` and 500 handling.
+- A database outage (connection-level error) is ``503 service_unavailable`` with ``Retry-After``.
 - :func:`not_found_view` is the last URL pattern, so unknown paths under the prefix answer
   ``404 resource_not_found`` instead of the project's HTML 404 page.
 """
@@ -27,6 +28,7 @@ from rest_framework.views import set_rollback
 
 from django_automate import exceptions
 from django_automate.api.serializers.common import ERROR_CODES
+from django_automate.internal import outage
 from django_automate.internal.responses import error_response
 from django_automate.tracing import context
 from django_automate.tracing.logging import log_extra
@@ -121,6 +123,8 @@ def normalize(exc: BaseException, *, view: Any = None, request: Any = None) -> e
     if isinstance(exc, django_exceptions.ValidationError):
         fields = exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
         return _validation(fields)
+    if outage.is_database_outage(exc):
+        return outage.service_unavailable(exc)
     if isinstance(exc, IntegrityError):
         logger.warning("Integrity error answered as a conflict: %s", exc, extra=log_extra("api_conflict"))
         return exceptions.Conflict("The request conflicts with existing data.")
@@ -129,6 +133,9 @@ def normalize(exc: BaseException, *, view: Any = None, request: Any = None) -> e
 
 def _public(error: exceptions.AutomateError, exc: BaseException) -> exceptions.AutomateError:
     """5xx errors are logged with their trace and answered as a bare ``internal_error``.
+
+    ``service_unavailable`` (the database is away for now) is answered as it is: the client
+    should retry, and the outage was logged where it was recognised.
 
     A 4xx error whose code is not one of the documented codes (a subsystem's own, such as
     ``secret_not_found``) is answered with the documented code of its status, the specific
@@ -142,6 +149,8 @@ def _public(error: exceptions.AutomateError, exc: BaseException) -> exceptions.A
         if issubclass(public, exceptions.Throttled):
             return exceptions.Throttled(error.message, retry_after=getattr(error, "retry_after", 1), details=details)
         return public(error.message, details=details)
+    if isinstance(error, exceptions.ServiceUnavailable):
+        return error
     trace_id = context.current_trace_id()
     logger.error(
         "Internal error %s (trace_id %s)",
@@ -164,7 +173,7 @@ def exception_handler(exc: Exception, ctx: dict[str, Any]) -> Response:
             header = view.get_authenticate_header(request)
         if header:
             headers["WWW-Authenticate"] = header
-    if isinstance(error, exceptions.Throttled):
+    if isinstance(error, (exceptions.Throttled, exceptions.ServiceUnavailable)):
         headers["Retry-After"] = str(error.retry_after)
     if isinstance(error, exceptions.MethodNotAllowed) and error.details.get("allowed"):
         headers["Allow"] = ", ".join(error.details["allowed"])

@@ -17,7 +17,7 @@ def json_response(data: Any, *, status: int, trace_id: str) -> JsonResponse:
 
 def error_response(exc: exceptions.AutomateError, *, trace_id: str) -> JsonResponse:
     response = json_response(exc.normalized(trace_id).as_dict(), status=exc.status, trace_id=trace_id)
-    if isinstance(exc, exceptions.Throttled):
+    if isinstance(exc, (exceptions.Throttled, exceptions.ServiceUnavailable)):
         response["Retry-After"] = str(exc.retry_after)
     if isinstance(exc, exceptions.MethodNotAllowed):
         response["Allow"] = ", ".join(exc.details.get("allowed", ["POST"]))

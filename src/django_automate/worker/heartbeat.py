@@ -5,9 +5,10 @@ from __future__ import annotations
 import threading
 from types import TracebackType
 
-from django.db import DatabaseError, connections
+from django.db import DatabaseError, InterfaceError
 
 from django_automate import conf
+from django_automate.internal.outage import close_quietly
 from django_automate.outbox import lease
 from django_automate.outbox.claim import ClaimedJob
 
@@ -41,12 +42,12 @@ class LeaseKeeper:
             while not self._stop.wait(conf.heartbeat_seconds()):
                 try:
                     held = lease.heartbeat(self.job, using=self.using)
-                except DatabaseError:
-                    # Unreachable for now: try again next beat, while the lease may still be ours.
-                    connections[self.using].close()
+                except (DatabaseError, InterfaceError):
+                    # Unreachable for now (server restarting): try again next beat, while the lease may still be ours.
+                    close_quietly(self.using)
                     continue
                 if not held:
                     self.lost.set()
                     return
         finally:
-            connections[self.using].close()
+            close_quietly(self.using)

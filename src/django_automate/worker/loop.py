@@ -11,10 +11,11 @@ import time
 import uuid
 from types import FrameType
 
-from django.db import DatabaseError, connections
+from django.db import DatabaseError, InterfaceError
 from django.utils import timezone
 
 from django_automate import conf
+from django_automate.internal.outage import close_quietly
 from django_automate.models import WorkerHeartbeat
 from django_automate.outbox.claim import claim_one, recover_expired
 from django_automate.tracing.logging import log_extra
@@ -23,6 +24,9 @@ from django_automate.worker.heartbeat import LeaseKeeper
 from django_automate.worker.wakeup import Waiter
 
 logger = logging.getLogger(__name__)
+
+# Django's InterfaceError is not a DatabaseError (PEP 249); both mean "the connection is gone".
+DATABASE_ERRORS = (DatabaseError, InterfaceError)
 
 
 def new_worker_id() -> str:
@@ -95,19 +99,23 @@ class Worker:
                     if not self._iterate(waiter):
                         return
                     failures = 0
-                except DatabaseError:
+                except DATABASE_ERRORS as exc:
                     # The database went away (restart, failover, network): drop the connection and back off.
+                    # A job claimed before that keeps its lease until it expires; then any worker recovers it.
                     failures += 1
                     delay = min(0.2 * 2**failures, 5.0)
                     logger.warning(
-                        "Database unavailable; retrying in %.1fs", delay, extra=log_extra("database_unavailable")
+                        "Database unavailable (%s); retrying in %.1fs",
+                        type(exc).__name__,
+                        delay,
+                        extra=log_extra("database_unavailable", worker_id=self.id),
                     )
-                    connections[self.using].close()
+                    close_quietly(self.using)
                     self.stopping.wait(delay)
         finally:
             waiter.close()
             if threading.current_thread() is not threading.main_thread():
-                connections[self.using].close()
+                close_quietly(self.using)
 
     def _iterate(self, waiter: Waiter) -> bool:
         """Claim and process one job, or wait; ``False`` ends the loop (``once`` with nothing left)."""
@@ -151,5 +159,5 @@ class Worker:
     def _unregister(self) -> None:
         try:
             WorkerHeartbeat.objects.using(self.using).filter(id=self.id).update(stopped_at=timezone.now())
-        except DatabaseError:
+        except DATABASE_ERRORS:
             logger.warning("Could not record the worker's stop", extra=log_extra("worker_unregister_failed"))

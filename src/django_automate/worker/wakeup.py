@@ -4,29 +4,54 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from typing import Any
 
 from django.db import connections
 
 from django_automate.outbox.enqueue import NOTIFY_CHANNEL
+from django_automate.tracing.logging import log_extra
 
 logger = logging.getLogger(__name__)
+
+# Seconds between attempts to LISTEN again after the connection failed (server restart).
+RELISTEN_SECONDS = (0.5, 1.0, 2.0, 5.0)
 
 
 class Waiter:
     """Sleeps up to the poll interval, waking early when a job is enqueued (PostgreSQL only).
 
     The LISTEN connection is separate from Django's, so waiting never holds a transaction.
+    When it breaks (the server restarted), the waiter polls and LISTENs again with a backoff;
+    a notification sent meanwhile is not needed, since the worker claims after every wait.
     """
 
     def __init__(self, *, using: str = "default") -> None:
         self.using = using
         self._conn: Any = None
-        if connections[using].vendor == "postgresql":
-            try:
-                self._conn = self._listen()
-            except Exception:
-                logger.warning("LISTEN unavailable; falling back to polling", exc_info=True)
+        self._listening = connections[using].vendor == "postgresql"
+        self._failures = 0
+        self._retry_at = 0.0
+        if self._listening:
+            self._connect()
+
+    def _connect(self) -> None:
+        try:
+            self._conn = self._listen()
+        except Exception as exc:
+            delay = RELISTEN_SECONDS[min(self._failures, len(RELISTEN_SECONDS) - 1)]
+            self._failures += 1
+            self._retry_at = time.monotonic() + delay
+            logger.warning(
+                "LISTEN unavailable (%s); polling, retrying in %.1fs",
+                type(exc).__name__,
+                delay,
+                extra=log_extra("listen_unavailable"),
+            )
+        else:
+            if self._failures:
+                logger.info("LISTEN restored", extra=log_extra("listen_restored"))
+            self._failures = 0
 
     def _listen(self) -> Any:
         import psycopg
@@ -35,24 +60,37 @@ class Waiter:
         params.pop("cursor_factory", None)
         params.pop("context", None)
         conn = psycopg.connect(**params, autocommit=True)
-        conn.execute(f"LISTEN {NOTIFY_CHANNEL}")
+        try:
+            conn.execute(f"LISTEN {NOTIFY_CHANNEL}")
+        except BaseException:
+            conn.close()
+            raise
         return conn
 
     def wait(self, timeout: float, stopping: threading.Event) -> None:
+        if self._listening and self._conn is None and time.monotonic() >= self._retry_at:
+            self._connect()
         if self._conn is None:
             stopping.wait(timeout)
             return
         try:
             for _ in self._conn.notifies(timeout=timeout, stop_after=1):
                 break
-        except Exception:
-            logger.warning("LISTEN connection failed; polling instead", exc_info=True)
+        except Exception as exc:
+            logger.warning(
+                "LISTEN connection failed (%s); polling until it is back",
+                type(exc).__name__,
+                extra=log_extra("listen_failed"),
+            )
             self.close()
-            stopping.wait(timeout)
+            self._retry_at = time.monotonic() + RELISTEN_SECONDS[0]
+            stopping.wait(min(timeout, RELISTEN_SECONDS[0]))
 
     def close(self) -> None:
         if self._conn is not None:
             try:
                 self._conn.close()
+            except Exception:
+                logger.debug("Closing the LISTEN connection failed", exc_info=True)
             finally:
                 self._conn = None

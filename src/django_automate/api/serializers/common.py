@@ -30,6 +30,7 @@ ERROR_CODES = (
     "throttled",
     "budget_exceeded",
     "internal_error",
+    "service_unavailable",
 )
 INT32_MAX = 2**31 - 1
 

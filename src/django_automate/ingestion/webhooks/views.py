@@ -18,6 +18,7 @@ from django_automate.ingestion.events import record_event
 from django_automate.ingestion.webhooks import keys, parsing, schemes, throttling
 from django_automate.ingestion.webhooks.headers import request_headers, stored_headers
 from django_automate.ingestion.webhooks.reading import read_capped
+from django_automate.internal import outage
 from django_automate.internal.jsonutil import sha256_hex
 from django_automate.internal.responses import error_response, json_response
 from django_automate.models import SignatureScheme, WebhookEndpoint
@@ -47,6 +48,10 @@ def webhook_view(request: HttpRequest, slug: str) -> HttpResponse:
         except exceptions.AutomateError as exc:
             logger.info("Webhook %s rejected: %s", slug, exc.code, extra=log_extra("webhook_rejected", code=exc.code))
             return error_response(exc, trace_id=trace_id)
+        except outage.DATABASE_OUTAGES as exc:
+            # Nothing was stored (or the commit's outcome is unknown): the sender retries, and a
+            # delivery that did commit is then answered as a duplicate.
+            return error_response(outage.service_unavailable(exc), trace_id=trace_id)
         except Exception:
             logger.exception("Webhook %s failed", slug, extra=log_extra("webhook_failed"))
             return error_response(exceptions.AutomateError("The delivery could not be stored."), trace_id=trace_id)

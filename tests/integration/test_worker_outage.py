@@ -1,0 +1,94 @@
+"""Workers whose database connections are dropped (server restart, failover) carry on by themselves.
+
+PostgreSQL only: the server really terminates the sessions (``pg_terminate_backend``).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+from django.db import connection, connections
+
+import django_automate
+from django_automate.models import ExecutionRun, WorkerHeartbeat
+from django_automate.outbox.enqueue import NOTIFY_CHANNEL
+from django_automate.worker.loop import Worker
+from django_automate.worker.wakeup import RELISTEN_SECONDS, Waiter
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.postgres]
+
+
+@pytest.fixture(autouse=True)
+def _postgres_only() -> None:
+    if connection.vendor != "postgresql":
+        pytest.skip("terminates server sessions and uses LISTEN/NOTIFY: runs with AUTOMATE_TEST_DB=postgres")
+
+
+def terminate_other_sessions() -> int:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+        return int(cursor.fetchone()[0])
+
+
+def notify_later(delay: float) -> threading.Timer:
+    def send() -> None:
+        try:
+            with connections["default"].cursor() as cursor:
+                cursor.execute("SELECT pg_notify(%s, 'default')", [NOTIFY_CHANNEL])
+        finally:
+            connections["default"].close()
+
+    timer = threading.Timer(delay, send)
+    timer.start()
+    return timer
+
+
+def test_the_waiter_listens_again_after_its_connection_is_terminated():
+    waiter, stopping = Waiter(), threading.Event()
+    try:
+        assert terminate_other_sessions() >= 1  # the LISTEN connection among them
+        waiter.wait(0.2, stopping)  # finds it broken: polls
+        time.sleep(RELISTEN_SECONDS[0])
+        timer = notify_later(1.0)
+        started = time.monotonic()
+        waiter.wait(10, stopping)  # LISTENs again first, so the notification ends the wait early
+        timer.join()
+        assert time.monotonic() - started < 5
+    finally:
+        waiter.close()
+
+
+def test_a_worker_survives_its_connections_being_dropped_and_carries_on(workflow_factory, rule_factory):
+    rule_factory(workflow_factory())
+    worker = Worker(install_signal_handlers=False)
+
+    def run() -> None:
+        try:
+            worker.run()
+        finally:
+            connections.close_all()
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 10
+        while not WorkerHeartbeat.objects.filter(id=worker.id).exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        for _ in range(3):
+            terminate_other_sessions()
+            time.sleep(0.3)
+        django_automate.emit("order.created", {"n": 1})
+        deadline = time.monotonic() + 20
+        while not ExecutionRun.objects.filter(status="succeeded").exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert ExecutionRun.objects.filter(status="succeeded").count() == 1
+        assert thread.is_alive()
+    finally:
+        worker.stop()
+        thread.join(15)
+    assert not thread.is_alive()
