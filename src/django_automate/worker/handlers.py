@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 
-from django.db import DatabaseError, transaction
+from django.db import DatabaseError, InterfaceError, transaction
 
 from django_automate import exceptions
 from django_automate.models import JobKind
@@ -36,7 +36,7 @@ def process(job: ClaimedJob, *, using: str = "default", stopping: threading.Even
                     lease.dead_letter(job, {"code": "unknown_job_kind", "message": job.kind}, using=using)
         except exceptions.LeaseLost:
             logger.warning("Lost the lease on job %s; its writes were discarded", job.id, extra=log_extra("lease_lost"))
-        except DatabaseError:
+        except (DatabaseError, InterfaceError):
             # The database went away: give the job back (or let its lease expire); claims back off.
             logger.exception("Job %s hit a database error; releasing it", job.id, extra=log_extra("job_db_error"))
             _release_quietly(job, using)
