@@ -127,7 +127,7 @@ class Worker:
             waiter.wait(conf.poll_interval(), self.stopping)
             return True
         logger.debug("Claimed job %s", job.id, extra=log_extra("claim_job", job_id=job.id, trace_id=job.trace_id))
-        with LeaseKeeper(job, using=self.using):
+        with LeaseKeeper(job, using=self.using, worker_id=self.id):
             process(job, using=self.using, stopping=self.stopping)
         with self._lock:
             self.processed += 1
