@@ -9,16 +9,18 @@ Measured per routed event, in one run and on one data set:
   rules whose pattern matches;
 - ``naive scan``: the same rules preloaded in memory with compiled conditions, scanned one by
   one (type pattern, then condition): the baseline, also in memory; printed as a ratio;
-- ``fingerprint query``: the one query each routing makes to see whether the tenant's rules changed;
-- ``matching_rules()``: the whole call routing makes (fingerprint, match, loading the matched
-  rules with their workflows), and the previous implementation that read every rule of the
-  tenant from the database on every event;
+- ``generation read``: the one query each routing makes to see whether the tenant's rules
+  changed (one row of ``automate_rulegeneration`` by its unique key);
+- ``matching_rules()``: the whole call routing makes (generation read, match, loading the
+  matched rules with their workflows), and the previous implementation that read every rule
+  of the tenant from the database on every event;
 - index build (cold) and rebuild after one rule changed (reusing every other entry).
 
 Both matchers must return the same rules for every event. Creates a scratch database
 (``--db``; PostgreSQL/MariaDB on 127.0.0.1 as in the test settings), prints a table and stores
 the run in ``bench/results/routing.json`` (the latest run per database). Exits non-zero unless
-the median indexed match is under 1 ms.
+the median ``matching_rules()`` (and so the median indexed match) is under 1 ms and the
+matchers agree.
 """
 
 from __future__ import annotations
@@ -257,7 +259,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     from django.db import connection
 
     from django_automate.models import RuleSpec
-    from django_automate.rules import cache
+    from django_automate.rules import cache, generation
     from django_automate.rules.index import IndexedRule
     from django_automate.rules.matching import event_data, matching_rules, type_matches
 
@@ -305,7 +307,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             ("indexed match", per_call(indexed_with_data, events)),
             ("indexed match (data ready)", per_call(indexed, datas)),
             ("naive scan (in memory)", paired_naive),
-            ("fingerprint query", per_call(lambda _: cache.fingerprint(TENANT), events[: args.query_events])),
+            ("generation read", per_call(lambda _: generation.read(TENANT), events[: args.query_events])),
             ("matching_rules()", per_call(matching_rules, events[: args.query_events])),
         ):
             if name not in best or statistics.median(timings) < statistics.median(best[name]):
@@ -333,7 +335,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "timings": results,
         "naive_over_indexed": round(ratio, 1),
         "target_ms": TARGET_MS,
-        "passed": results["indexed match"]["median_us"] < TARGET_MS * 1000 and mismatches == 0,
+        "passed": all(results[step]["median_us"] < TARGET_MS * 1000 for step in ("indexed match", "matching_rules()"))
+        and mismatches == 0,
     }
 
 
@@ -365,7 +368,12 @@ def report(result: dict[str, Any]) -> None:
         f"{result['index_memory_mb']} MB"
     )
     verdict = "PASS" if result["passed"] else "FAIL"
-    print(f"\n{verdict}: median indexed match {result['timings']['indexed match']['median_us']:.1f} µs (target < 1 ms)")
+    timings = result["timings"]
+    print(
+        f"\n{verdict}: median matching_rules() {duration(timings['matching_rules()']['median_us'])} "
+        f"at {result['rules']:,} rules (end to end: generation read, match, matched rules with their workflows; "
+        f"indexed match {duration(timings['indexed match']['median_us'])}; target < 1 ms)"
+    )
 
 
 def save(path: Path, db: str, result: dict[str, Any]) -> None:

@@ -123,6 +123,14 @@ def check_audit_triggers(app_configs: Any = None, databases: Any = None, **kwarg
     return trigger_messages(databases)
 
 
+@register(Tags.database)
+def check_rule_generation_triggers(app_configs: Any = None, databases: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """The triggers that bump the routing generations exist where migration 0004 installed them (automate.W090)."""
+    from django_automate.rules.generation import trigger_messages
+
+    return trigger_messages(databases)
+
+
 @register()
 def check_celery_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
     """The Celery backend: importable, its app found, sweep settings valid (ids automate.E080 to E089)."""

@@ -7,7 +7,7 @@ from django_automate.models.endpoints import SignatureScheme, WebhookEndpoint
 from django_automate.models.events import Event, EventStatus
 from django_automate.models.governance import Budget, BudgetUsage, Secret
 from django_automate.models.outbox import JobKind, JobStatus, OutboxJob
-from django_automate.models.rules import RuleSpec
+from django_automate.models.rules import RuleGeneration, RuleSpec
 from django_automate.models.runs import ExecutionRun, RunStatus, StepRun, StepStatus
 from django_automate.models.schedules import Schedule, WorkerHeartbeat
 from django_automate.models.tokens import ApiToken
@@ -24,6 +24,7 @@ __all__ = [
     "JobKind",
     "JobStatus",
     "OutboxJob",
+    "RuleGeneration",
     "RuleSpec",
     "RunStatus",
     "Schedule",

@@ -6,7 +6,7 @@ from typing import Any
 
 from django.db import models
 
-from django_automate.models.base import JSONField, tenant_field, uuid_pk
+from django_automate.models.base import TENANT_MAX_LENGTH, JSONField, tenant_field, uuid_pk
 
 
 def _true() -> bool:
@@ -40,8 +40,8 @@ class RuleSpec(models.Model):
     def save(self, *args: Any, **kwargs: Any) -> None:
         """Bump ``version`` on every update, in SQL (``version + 1``), so concurrent saves never share a version.
 
-        Rule matching caches compiled conditions by (id, version) and notices changes through
-        the count, versions and ``updated_at`` of a tenant's rules (docs/rules.md).
+        Rule matching caches compiled conditions by (id, version); it notices changes through
+        the tenant's :class:`RuleGeneration`, which database triggers bump (docs/rules.md).
         """
         update_fields = kwargs.get("update_fields")
         if self._state.adding or (update_fields is not None and not update_fields):
@@ -57,3 +57,25 @@ class RuleSpec(models.Model):
             self.version = previous
             raise
         self.refresh_from_db(using=self._state.db, fields=["version"])
+
+
+class RuleGeneration(models.Model):
+    """Per-tenant counters that change with every write to the tenant's rules or workflows, in that transaction.
+
+    Database triggers installed by migration ``0004`` maintain them, so every write path counts
+    (``save()``, ``QuerySet.update()``, ``bulk_create()``, deletes, raw SQL). Routing reads the
+    row by its unique key to know whether its cached rules and workflows are current. The
+    values are opaque: compare them for equality only (a tenant's first ones are random, see
+    docs/rules.md).
+    """
+
+    id = models.BigAutoField(primary_key=True)
+    tenant = models.CharField(max_length=TENANT_MAX_LENGTH, unique=True)
+    generation = models.BigIntegerField(help_text="Bumped by every write to the tenant's rules.")
+    workflow_generation = models.BigIntegerField(help_text="Bumped by every write to the tenant's workflows.")
+
+    class Meta:
+        app_label = "automate"
+
+    def __str__(self) -> str:
+        return f"{self.tenant!r}: {self.generation}/{self.workflow_generation}"

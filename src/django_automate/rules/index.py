@@ -91,9 +91,24 @@ class Condition:
 
 
 class IndexedRule:
-    """What routing needs of one enabled rule; ``rank`` is its place in (-priority, name, id) order."""
+    """What routing needs of one enabled rule; ``rank`` is its place in (-priority, name, id) order.
 
-    __slots__ = ("condition", "event_type", "id", "name", "priority", "rank", "type_match", "version", "workflow_id")
+    ``row`` optionally holds every column value of the rule, for the cache to hand out model
+    instances without reading the rule again.
+    """
+
+    __slots__ = (
+        "condition",
+        "event_type",
+        "id",
+        "name",
+        "priority",
+        "rank",
+        "row",
+        "type_match",
+        "version",
+        "workflow_id",
+    )
 
     def __init__(
         self,
@@ -105,6 +120,7 @@ class IndexedRule:
         priority: int = 0,
         version: int = 1,
         workflow_id: Hashable = None,
+        row: tuple[Any, ...] | None = None,
     ) -> None:
         self.id = id
         self.name = name
@@ -113,11 +129,14 @@ class IndexedRule:
         self.priority = priority
         self.version = version
         self.workflow_id = workflow_id
+        self.row = row
         self.rank = 0
         self.type_match: Callable[[str], Any] | None = glob_matcher(event_type) if is_glob(event_type) else None
 
     @classmethod
-    def from_values(cls, values: dict[str, Any], *, condition: Condition | None = None) -> IndexedRule:
+    def from_values(
+        cls, values: dict[str, Any], *, condition: Condition | None = None, row: tuple[Any, ...] | None = None
+    ) -> IndexedRule:
         """From ``RuleSpec`` field values (``id``, ``name``, ``event_type``, ``condition``, ``priority``...)."""
         version = values.get("version", 1)
         if condition is None:
@@ -130,6 +149,7 @@ class IndexedRule:
             priority=values.get("priority", 0),
             version=version,
             workflow_id=values.get("workflow_id"),
+            row=row,
         )
 
     def copy(self) -> IndexedRule:
@@ -142,6 +162,7 @@ class IndexedRule:
             priority=self.priority,
             version=self.version,
             workflow_id=self.workflow_id,
+            row=self.row,
         )
 
     def matches_type(self, event_type: str) -> bool:
