@@ -46,13 +46,19 @@ def test_random_sigkills_lose_nothing_and_each_event_reaches_the_server(
     rng = random.Random(20261126)
     kills = 0
     deadline = time.monotonic() + 600
+    # Kills are paced by progress, not by the clock, so that however fast the workers are, about
+    # 1.5 x min_kills of them land while runs are still being executed.
+    spacing = max(2, events * 2 // (3 * min_kills))
+    next_kill_at = rng.randint(1, spacing)
 
     def all_done() -> bool:
         routed = not OutboxJob.objects.filter(kind="route_event").exclude(status=JobStatus.DONE).exists()
         return routed and not ExecutionRun.objects.filter(status__in=["pending", "running"]).exists()
 
     while not all_done() and time.monotonic() < deadline:
-        time.sleep(rng.uniform(1.0, 2.0))
+        time.sleep(rng.uniform(0.1, 0.3))
+        if ExecutionRun.objects.filter(status="succeeded").count() < next_kill_at:
+            continue
         # Kill a worker that is up and working (killing one still booting would test nothing).
         ready = [i for i, p in enumerate(procs) if WorkerHeartbeat.objects.filter(pid=p.pid, stopped_at=None).exists()]
         if not ready:
@@ -61,6 +67,7 @@ def test_random_sigkills_lose_nothing_and_each_event_reaches_the_server(
         procs[victim].kill()
         procs[victim].wait(10)
         kills += 1
+        next_kill_at += rng.randint(spacing // 2, spacing * 3 // 2)
         procs[victim] = start_worker(AUTOMATE_TEST_LEASE_SECONDS=LEASE)
     wait_for(all_done, 120, "every run to finish after the last kill", *procs)
     wait_ready(*procs)

@@ -1,12 +1,17 @@
-"""Claiming ready jobs: ``SELECT … FOR UPDATE SKIP LOCKED`` where supported, a conditional update elsewhere."""
+"""Claiming ready jobs: ``SELECT … FOR UPDATE SKIP LOCKED`` where supported, a conditional update elsewhere.
+
+On PostgreSQL a claim is one statement (``UPDATE … WHERE id = (SELECT … FOR UPDATE SKIP
+LOCKED LIMIT 1) RETURNING …``): one round trip and one implicit transaction per claim.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 import uuid
 from dataclasses import dataclass
+from typing import Any
 
-from django.db import connections, transaction
+from django.db import OperationalError, connections, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -14,6 +19,10 @@ from django_automate import conf
 from django_automate.models import JobStatus, OutboxJob
 
 CANDIDATES = 8
+DEADLOCK_RETRIES = 2
+MYSQL_DEADLOCK = 1213  # ER_LOCK_DEADLOCK
+# What a worker needs of a claimed job, in ClaimedJob's order (after ``lease_token``).
+_RETURNED = ("attempts", "trace_id", "tenant", "event_id", "run_id")
 
 
 @dataclass(frozen=True)
@@ -42,11 +51,8 @@ def _ready(using: str, queues: list[str], now: dt.datetime):  # type: ignore[no-
     )
 
 
-def claim_one(*, worker_id: str, queues: list[str], using: str = "default") -> ClaimedJob | None:
-    """Claim the oldest ready job of ``queues`` with a fresh lease token, or return ``None``."""
-    now = timezone.now()
-    token = uuid.uuid4()
-    values = {
+def _claim_values(worker_id: str, token: uuid.UUID, now: dt.datetime) -> dict[str, Any]:
+    return {
         "status": JobStatus.CLAIMED,
         "lease_token": token,
         "leased_by": worker_id,
@@ -54,47 +60,108 @@ def claim_one(*, worker_id: str, queues: list[str], using: str = "default") -> C
         "updated_at": now,
         "attempts": F("attempts") + 1,
     }
-    if connections[using].features.has_select_for_update_skip_locked:
-        with transaction.atomic(using=using):
-            # A few candidates, not one: MariaDB applies LIMIT before skipping locked rows, so
-            # "LIMIT 1 … SKIP LOCKED" finds nothing while another worker holds the oldest job.
-            candidates = _ready(using, queues, now).select_for_update(skip_locked=True).values_list("id", flat=True)
-            job_id = next(iter(candidates[:CANDIDATES]), None)
-            if job_id is None:
-                return None
-            OutboxJob.objects.using(using).filter(id=job_id).update(**values)
-    else:
-        # Single-writer backends (SQLite): a conditional update decides who wins a candidate.
-        for job_id in _ready(using, queues, now).values_list("id", flat=True)[:5]:
-            if OutboxJob.objects.using(using).filter(id=job_id, status=JobStatus.READY).update(**values):
-                break
-        else:
+
+
+def claim_one(*, worker_id: str, queues: list[str], using: str = "default") -> ClaimedJob | None:
+    """Claim the oldest ready job of ``queues`` with a fresh lease token, or return ``None``."""
+    if not queues:
+        return None
+    now = timezone.now()
+    token = uuid.uuid4()
+    connection = connections[using]
+    if connection.vendor == "postgresql":
+        return _claim_returning(using, token, worker_id, now, queues=queues)
+    values = _claim_values(worker_id, token, now)
+    if connection.features.has_select_for_update_skip_locked:
+        for attempt in range(DEADLOCK_RETRIES + 1):
+            try:
+                return _claim_locking(using, queues, now, token, values)
+            except OperationalError as exc:
+                # InnoDB may pick a claim as a deadlock victim; it rolled back whole, so claim again.
+                if exc.args[:1] != (MYSQL_DEADLOCK,) or attempt == DEADLOCK_RETRIES:
+                    raise
+        return None  # pragma: no cover - the loop returns or raises
+    # Single-writer backends (SQLite): a conditional update decides who wins a candidate.
+    for job_id in _ready(using, queues, now).values_list("id", flat=True)[:5]:
+        if OutboxJob.objects.using(using).filter(id=job_id, status=JobStatus.READY).update(**values):
+            return _claimed(job_id, token, using)
+    return None
+
+
+def _claim_locking(
+    using: str, queues: list[str], now: dt.datetime, token: uuid.UUID, values: dict[str, Any]
+) -> ClaimedJob | None:
+    with transaction.atomic(using=using):
+        # A few candidates, not one: MariaDB applies LIMIT before skipping locked rows, so
+        # "LIMIT 1 … SKIP LOCKED" finds nothing while another worker holds the oldest job.
+        candidates = _ready(using, queues, now).select_for_update(skip_locked=True)
+        row = next(iter(candidates.values("id", "kind", *_RETURNED)[:CANDIDATES]), None)
+        if row is None:
             return None
-    return _claimed(job_id, token, using)
+        OutboxJob.objects.using(using).filter(id=row["id"]).update(**values)
+    # The row stayed locked from the SELECT to the commit: nobody changed it meanwhile.
+    fields = {**row, "attempts": row["attempts"] + 1}
+    return ClaimedJob(lease_token=token, **fields)
 
 
 def claim_by_id(job_id: int, *, worker_id: str, using: str = "default") -> ClaimedJob | None:
     """Claim one specific job if it is ready (Celery and inline backends); ``None`` if someone else has it."""
     now = timezone.now()
     token = uuid.uuid4()
+    if connections[using].vendor == "postgresql":
+        return _claim_returning(using, token, worker_id, now, job_id=job_id)
     updated = (
         OutboxJob.objects.using(using)
         .filter(id=job_id, status=JobStatus.READY, available_at__lte=now)
-        .update(
-            status=JobStatus.CLAIMED,
-            lease_token=token,
-            leased_by=worker_id,
-            lease_expires_at=_lease_until(now),
-            updated_at=now,
-            attempts=F("attempts") + 1,
-        )
+        .update(**_claim_values(worker_id, token, now))
     )
     return _claimed(job_id, token, using) if updated else None
 
 
 def _claimed(job_id: int, token: uuid.UUID, using: str) -> ClaimedJob:
-    job = OutboxJob.objects.using(using).get(id=job_id)
-    return ClaimedJob(job.id, job.kind, token, job.attempts, job.trace_id, job.tenant, job.event_id, job.run_id)
+    row = OutboxJob.objects.using(using).values("id", "kind", *_RETURNED).get(id=job_id)
+    return ClaimedJob(lease_token=token, **row)
+
+
+def _claim_returning(
+    using: str,
+    token: uuid.UUID,
+    worker_id: str,
+    now: dt.datetime,
+    *,
+    queues: list[str] | None = None,
+    job_id: int | None = None,
+) -> ClaimedJob | None:
+    """PostgreSQL: pick (oldest ready of ``queues``, or ``job_id`` if ready), claim and read it in one statement."""
+    table = OutboxJob._meta.db_table
+    params: list[Any] = [JobStatus.CLAIMED, token, worker_id, _lease_until(now), now]
+    if job_id is None:
+        assert queues is not None
+        # ORDER BY matches automate_job_claim_order_idx; SKIP LOCKED passes over rows other claimers hold.
+        target = (
+            f"(SELECT id FROM {table} WHERE status = %s AND queue IN ({', '.join(['%s'] * len(queues))})"
+            " AND available_at <= %s ORDER BY priority DESC, available_at, id LIMIT 1 FOR UPDATE SKIP LOCKED)"
+        )
+        # IN, not = ANY(array): with one queue the planner reads the index in order instead of sorting.
+        params += [JobStatus.READY, *queues, now]
+        condition = ""
+    else:
+        # Conditional on the row itself: a concurrent claimer waits for our row lock, then sees it claimed.
+        target = "%s"
+        params += [job_id, JobStatus.READY, now]
+        condition = " AND status = %s AND available_at <= %s"
+    sql = (
+        f"UPDATE {table} SET status = %s, lease_token = %s, leased_by = %s, lease_expires_at = %s,"
+        f" updated_at = %s, attempts = attempts + 1 WHERE id = {target}{condition}"
+        f" RETURNING id, kind, {', '.join(_RETURNED)}"
+    )
+    with connections[using].cursor() as cursor:
+        cursor.execute(sql, params)
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    job_id, kind, attempts, trace_id, tenant, event_id, run_id = row
+    return ClaimedJob(job_id, kind, token, attempts, trace_id, tenant, event_id, run_id)
 
 
 def recover_expired(*, using: str = "default") -> int:

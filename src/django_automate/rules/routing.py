@@ -33,7 +33,9 @@ def route_event(job: ClaimedJob, *, using: str = "default") -> list[ExecutionRun
     rules = matching_rules(event, using=using)
     created: list[ExecutionRun] = []
     with transaction.atomic(using=using):
-        lease.fence(job, using=using)
+        # Completing the job first is the fence: conditional on the lease, it raises LeaseLost (rolling
+        # everything back) if the lease is gone, and holds the job's row lock until the commit.
+        lease.complete(job, using=using)
         seen: set[object] = set()
         for rule in rules:
             workflow = rule.workflow
@@ -63,5 +65,4 @@ def route_event(job: ClaimedJob, *, using: str = "default") -> list[ExecutionRun
         Event.objects.using(using).filter(id=event.id).update(
             status=EventStatus.ROUTED if seen else EventStatus.UNMATCHED, routed_at=timezone.now()
         )
-        lease.complete(job, using=using)
     return created

@@ -9,14 +9,14 @@ from typing import Any
 from django.db import transaction
 
 from django_automate import exceptions
-from django_automate.models import ExecutionRun, RunStatus
+from django_automate.models import ExecutionRun, RunStatus, StepRun
 from django_automate.observability import instrument
 from django_automate.outbox import lease
 from django_automate.outbox.claim import ClaimedJob
 from django_automate.policy import budgets
 from django_automate.runs import states
 from django_automate.runs.context import run_data
-from django_automate.runs.steps import Outcome, StepCall, run_step
+from django_automate.runs.steps import Outcome, StepCall, run_step, start_run
 from django_automate.tracing import context
 from django_automate.tracing.logging import log_extra
 
@@ -34,29 +34,34 @@ def execute_run(job: ClaimedJob, *, using: str = "default", stopping: threading.
     run = ExecutionRun.objects.using(using).select_related("event", "workflow", "workflow_version").get(id=job.run_id)
     with context.bind(run_id=run.id, event_id=run.event_id, tenant=run.tenant):
         if run.status in states.TERMINAL:
-            with transaction.atomic(using=using):
-                lease.complete(job, using=using)
+            lease.complete(job, using=using)
             return str(run.status)
         if run.status == RunStatus.PENDING:
             stopped = _over_budget(job, run, using)
             if stopped is not None:
                 return stopped
-            with transaction.atomic(using=using):
-                lease.fence(job, using=using)
-                states.transition(run, RunStatus.RUNNING, using=using)
-            logger.info("Run %s started", run.id, extra=log_extra("run_started"))
+        # The run goes from pending to running with its first write (steps.start_run), not on its own.
+        history = _history(run, using)
         data = run_data(run)
         steps: list[dict[str, Any]] = run.workflow_version.definition.get("steps", [])
         for index, step in enumerate(steps):
             if stopping is not None and stopping.is_set():
-                lease.release(job, using=using)
+                _release(job, run, using)
                 logger.info("Released run %s at step %s for shutdown", run.id, index, extra=log_extra("job_released"))
                 return str(run.status)
-            if _cancelled(run, using):
-                with transaction.atomic(using=using):
-                    lease.complete(job, using=using)
+            # The run's status was read just now for the first step; later steps look again.
+            if index > 0 and _cancelled(run, using):
+                lease.complete(job, using=using)
                 return RunStatus.CANCELLED
-            outcome = run_step(StepCall(job=job, run=run, index=index, step=step, data=data, using=using))
+            call = StepCall(
+                job=job, run=run, index=index, step=step, data=data, using=using, history=history.get(step["id"], [])
+            )
+            if index == len(steps) - 1:
+                call.finish = lambda: _finish_writes(job, run, RunStatus.SUCCEEDED, using)
+            outcome = run_step(call)
+            if call.finished is not None:
+                _log_finished(run, call.finished)
+                return call.finished
             if outcome is Outcome.RETRY_SCHEDULED:
                 return str(run.status)
             if outcome is Outcome.FAILED and step.get("on_failure", "fail_run") == "fail_run":
@@ -65,13 +70,33 @@ def execute_run(job: ClaimedJob, *, using: str = "default", stopping: threading.
         return _finish(job, run, RunStatus.SUCCEEDED, using)
 
 
+def _history(run: ExecutionRun, using: str) -> dict[str, list[StepRun]]:
+    """Every step attempt of the run so far, by step, oldest first: one query per job.
+
+    While this job holds its lease, no other worker writes attempts of this run. A pending
+    run has none (its first attempt starts it), so it needs no query at all.
+    """
+    history: dict[str, list[StepRun]] = {}
+    if run.status == RunStatus.PENDING:
+        return history
+    for attempt in StepRun.objects.using(using).filter(run=run).order_by("step_index", "attempt"):
+        history.setdefault(attempt.step_id, []).append(attempt)
+    return history
+
+
+def _release(job: ClaimedJob, run: ExecutionRun, using: str) -> None:
+    """Give the job back for shutdown; a pending run starts now so its run budget is not charged twice."""
+    with transaction.atomic(using=using):
+        if lease.release(job, using=using):
+            start_run(run, using=using)
+
+
 def _over_budget(job: ClaimedJob, run: ExecutionRun, using: str) -> str | None:
     """Charge the run to its budgets; a spent one fails the run (block) or waits for its next window (defer)."""
     try:
         budgets.check_and_consume_run(run, using=using)
     except budgets.BudgetDeferred as exc:
-        with transaction.atomic(using=using):
-            lease.reschedule(job, exc.until, {"code": exc.code, "message": exc.message}, using=using)
+        lease.reschedule(job, exc.until, {"code": exc.code, "message": exc.message}, using=using)
         return str(run.status)
     except exceptions.BudgetExceeded as exc:
         return _finish(
@@ -87,16 +112,34 @@ def _cancelled(run: ExecutionRun, using: str) -> bool:
 
 def _finish(job: ClaimedJob, run: ExecutionRun, status: str, using: str, error: dict[str, Any] | None = None) -> str:
     with transaction.atomic(using=using):
-        lease.fence(job, using=using)
-        try:
-            states.transition(run, status, using=using, error=error)
-        except exceptions.IllegalTransition:
-            # Cancelled meanwhile: the cancellation stands.
-            lease.complete(job, using=using)
-            return RunStatus.CANCELLED
-        if status == RunStatus.FAILED:
-            lease.dead_letter(job, error or {}, using=using)
-        else:
-            lease.complete(job, using=using)
-    logger.info("Run %s %s", run.id, status, extra=log_extra(f"run_{status}"))
+        final = _finish_writes(job, run, status, using, error)
+    _log_finished(run, final)
+    return final
+
+
+def _finish_writes(
+    job: ClaimedJob, run: ExecutionRun, status: str, using: str, error: dict[str, Any] | None = None
+) -> str:
+    """Inside a transaction: move the run to ``status`` and close the job; the status the run ends in.
+
+    The job write is conditional on the lease and comes last: if the lease is lost it raises
+    LeaseLost and the whole transaction, run transition included, rolls back.
+    """
+    try:
+        if status == RunStatus.SUCCEEDED:
+            start_run(run, using=using)  # a run without steps
+        states.transition(run, status, using=using, error=error)
+    except exceptions.IllegalTransition:
+        # Cancelled meanwhile: the cancellation stands.
+        lease.complete(job, using=using)
+        return RunStatus.CANCELLED
+    if status == RunStatus.FAILED:
+        lease.dead_letter(job, error or {}, using=using)
+    else:
+        lease.complete(job, using=using)
     return status
+
+
+def _log_finished(run: ExecutionRun, status: str) -> None:
+    if status != RunStatus.CANCELLED:
+        logger.info("Run %s %s", run.id, status, extra=log_extra(f"run_{status}"))

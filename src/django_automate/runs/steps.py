@@ -6,7 +6,8 @@ import datetime as dt
 import enum
 import logging
 import time
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import transaction
@@ -15,7 +16,7 @@ from django.utils import timezone
 from django_automate import conf, exceptions
 from django_automate.connectors.base import ConnectorContext, RetryableError
 from django_automate.connectors.registry import get_connector
-from django_automate.models import ExecutionRun, StepRun, StepStatus
+from django_automate.models import ExecutionRun, RunStatus, StepRun, StepStatus
 from django_automate.observability import instrument
 from django_automate.outbox import lease
 from django_automate.outbox.claim import ClaimedJob
@@ -49,6 +50,12 @@ class StepCall:
     step: dict[str, Any]
     data: dict[str, Any]
     using: str = "default"
+    #: This step's earlier attempts, oldest first (the executor loads every step's rows once per job).
+    history: list[StepRun] = field(default_factory=list)
+    #: For the last step: finishes the run inside the transaction that records its success.
+    finish: Callable[[], str] | None = None
+    #: The run's status after ``finish`` ran.
+    finished: str | None = None
 
     @property
     def step_id(self) -> str:
@@ -57,10 +64,9 @@ class StepCall:
 
 def settled(call: StepCall) -> Outcome | None:
     """What an earlier attempt already decided for this step, recording its output in ``call.data``."""
-    attempts = list(StepRun.objects.using(call.using).filter(run=call.run, step_id=call.step_id).order_by("attempt"))
-    if not attempts:
+    if not call.history:
         return None
-    last = attempts[-1]
+    last = call.history[-1]
     if last.status == StepStatus.SUCCEEDED:
         call.data["steps"][call.step_id] = {"status": "succeeded", "output": last.output}
         return Outcome.SUCCEEDED
@@ -85,24 +91,31 @@ def settled(call: StepCall) -> Outcome | None:
 
 def _round_attempts(call: StepCall) -> tuple[int, int]:
     """(next attempt number, attempts made since the step last failed for good)."""
-    statuses = list(
-        StepRun.objects.using(call.using)
-        .filter(run=call.run, step_id=call.step_id)
-        .order_by("attempt")
-        .values_list("status", flat=True)
-    )
     in_round = 0
-    for status in reversed(statuses):
-        if status == StepStatus.FAILED:
+    for earlier in reversed(call.history):
+        if earlier.status == StepStatus.FAILED:
             break
         in_round += 1
-    return len(statuses) + 1, in_round
+    return len(call.history) + 1, in_round
+
+
+def start_run(run: ExecutionRun, *, using: str) -> None:
+    """Inside a transaction: move a pending run to running, with the first write of its job that needs it.
+
+    Starting a run is not a transaction of its own: it commits with the run's first step
+    attempt (or whatever else the job writes first), so a job that stops earlier leaves
+    nothing behind and is not charged twice for the run.
+    """
+    if run.status == RunStatus.PENDING:
+        states.transition(run, RunStatus.RUNNING, using=using)
+        logger.info("Run %s started", run.id, extra=log_extra("run_started"))
 
 
 def _record(call: StepCall, attempt: int, status: str, **values: Any) -> StepRun:
     now = timezone.now()
     with transaction.atomic(using=call.using):
         lease.fence(call.job, using=call.using)
+        start_run(call.run, using=call.using)
         return StepRun.objects.using(call.using).create(
             tenant=call.run.tenant,
             run=call.run,
@@ -157,6 +170,7 @@ def _over_budget(call: StepCall, attempt: int) -> Outcome | None:
     except budgets.BudgetDeferred as exc:
         with transaction.atomic(using=call.using):
             lease.reschedule(call.job, exc.until, {"code": exc.code, "message": exc.message}, using=call.using)
+            start_run(call.run, using=call.using)  # the run budget is not charged again on the next claim
         return Outcome.RETRY_SCHEDULED
     except exceptions.BudgetExceeded as exc:
         return _fail(call, attempt, {"code": exc.code, "message": exc.message, "details": exc.details})
@@ -205,9 +219,9 @@ def _execute(call: StepCall, step_run: StepRun, rendered: Any, round_attempt: in
         if retryable and round_attempt < policy.max_attempts:
             delay = policy.delay(round_attempt, retry_after)
             with transaction.atomic(using=call.using):
-                lease.fence(call.job, using=call.using)
-                _close(call, step_run, StepStatus.RETRYING, duration_ms, error=error)
+                # The reschedule is conditional on the lease: if it is lost, LeaseLost rolls the close back too.
                 lease.reschedule(call.job, timezone.now() + dt.timedelta(seconds=delay), error, using=call.using)
+                _close(call, step_run, StepStatus.RETRYING, duration_ms, error=error)
             logger.info(
                 "Step %s attempt %s failed; retry in %.1fs",
                 call.step_id,
@@ -223,7 +237,12 @@ def _execute(call: StepCall, step_run: StepRun, rendered: Any, round_attempt: in
         return Outcome.FAILED
     stored = redact(mask_values(output, resolver.values))
     with transaction.atomic(using=call.using):
-        lease.fence(call.job, using=call.using)
+        if call.finish is None:
+            lease.fence(call.job, using=call.using)
+        else:
+            # The last step: the run ends and the job completes in this transaction. The job write
+            # is conditional on the lease, so a late worker gets LeaseLost before touching the attempt.
+            call.finished = call.finish()
         _close(call, step_run, StepStatus.SUCCEEDED, duration_ms, output=stored, cost=cost)
     budgets.record_cost(call.run, str(call.step.get("connector", "")), cost, using=call.using)
     call.data["steps"][call.step_id] = {"status": "succeeded", "output": stored}

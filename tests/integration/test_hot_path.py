@@ -1,0 +1,106 @@
+"""The short execution path keeps its guarantees: claims, merged transactions, fencing, budgets."""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from django.utils import timezone
+
+import django_automate
+from django_automate.connectors.log import LogConnector
+from django_automate.models import Budget, BudgetUsage, ExecutionRun, JobKind, JobStatus, OutboxJob, StepRun
+from django_automate.outbox.claim import claim_one, recover_expired
+from django_automate.worker.handlers import process
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def test_a_claim_returns_the_highest_priority_job_of_the_queues_with_its_row_values():
+    low = django_automate.emit("order.created", {"n": 1}, tenant="acme")
+    high = django_automate.emit("order.created", {"n": 2}, tenant="acme")
+    OutboxJob.objects.filter(event=low).update(queue="a")
+    OutboxJob.objects.filter(event=high).update(queue="b", priority=5)
+    first = claim_one(worker_id="w", queues=["a", "b"])
+    second = claim_one(worker_id="w", queues=["a", "b"])
+    assert first is not None and second is not None
+    assert (first.event_id, second.event_id) == (high.id, low.id)
+    row = OutboxJob.objects.get(id=first.id)
+    assert (first.kind, first.tenant, first.trace_id, first.run_id) == (
+        JobKind.ROUTE_EVENT,
+        "acme",
+        high.trace_id,
+        None,
+    )
+    assert (row.status, row.lease_token, row.attempts, first.attempts) == (
+        JobStatus.CLAIMED,
+        first.lease_token,
+        1,
+        1,
+    )
+    assert claim_one(worker_id="w", queues=["a", "b"]) is None
+    assert claim_one(worker_id="w", queues=[]) is None
+
+
+def test_losing_the_lease_during_the_last_step_discards_its_success_and_the_run_finishes_later(
+    workflow_factory, rule_factory, run_worker, monkeypatch
+):
+    rule_factory(workflow_factory())
+    original = LogConnector.execute
+    calls: list[str] = []
+
+    def execute_then_lose_the_lease(self: LogConnector, action: str, params: Any, ctx: Any) -> Any:
+        calls.append(ctx.idempotency_key)
+        if len(calls) == 1:
+            OutboxJob.objects.filter(status=JobStatus.CLAIMED).update(
+                lease_expires_at=timezone.now() - dt.timedelta(seconds=1)
+            )
+        return original(self, action, params, ctx)
+
+    monkeypatch.setattr(LogConnector, "execute", execute_then_lose_the_lease)
+    django_automate.emit("order.created", {})
+    route = claim_one(worker_id="w", queues=["default"])
+    assert route is not None
+    process(route)
+    job = claim_one(worker_id="w", queues=["default"])
+    assert job is not None and job.run_id is not None
+    process(job)
+    # The attempt was recorded before the call; its success, the run's end and the job's
+    # completion were one transaction, rolled back as a whole.
+    run = ExecutionRun.objects.get(id=job.run_id)
+    assert run.status == "running"
+    assert list(StepRun.objects.values_list("status", flat=True)) == ["running"]
+    assert OutboxJob.objects.get(id=job.id).status == JobStatus.CLAIMED
+    assert recover_expired() == 1
+    run_worker()
+    run.refresh_from_db()
+    assert run.status == "succeeded"
+    attempts = list(StepRun.objects.order_by("attempt").values_list("status", "error__code"))
+    assert attempts == [("retrying", "attempt_interrupted"), ("succeeded", None)]
+    assert calls == [f"{run.id}:say", f"{run.id}:say"]
+    assert OutboxJob.objects.get(id=job.id).status == JobStatus.DONE
+
+
+def test_a_run_released_at_shutdown_before_its_first_step_is_charged_to_its_budget_once(
+    workflow_factory, rule_factory, run_worker
+):
+    budget = Budget.objects.create(scope="global", metric="runs", limit=Decimal(1), period="day")
+    rule_factory(workflow_factory())
+    django_automate.emit("order.created", {})
+    route = claim_one(worker_id="w", queues=["default"])
+    assert route is not None
+    process(route)
+    job = claim_one(worker_id="w", queues=["default"])
+    assert job is not None
+    stopping = threading.Event()
+    stopping.set()
+    process(job, stopping=stopping)
+    assert OutboxJob.objects.get(id=job.id).status == JobStatus.READY
+    assert ExecutionRun.objects.get().status == "running"
+    run_worker()
+    assert ExecutionRun.objects.get().status == "succeeded"
+    assert BudgetUsage.objects.get(budget=budget).used == 1
+    assert StepRun.objects.get().status == "succeeded"
