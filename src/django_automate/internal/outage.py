@@ -21,8 +21,23 @@ DATABASE_OUTAGES = (OperationalError, InterfaceError)
 RETRY_AFTER_SECONDS = 2
 
 
+#: Lock conflicts, not outages: the transaction was rolled back whole and can simply run again.
+#: MySQL/MariaDB error numbers (deadlock, lock wait timeout), SQLSTATEs (serialization failure, deadlock).
+MYSQL_LOCK_CONFLICTS = (1213, 1205)
+SQLSTATE_LOCK_CONFLICTS = ("40001", "40P01")
+
+
 def is_database_outage(exc: BaseException) -> bool:
     return isinstance(exc, DATABASE_OUTAGES)
+
+
+def is_lock_conflict(exc: BaseException) -> bool:
+    """A deadlock victim or lock timeout: retry at once, the server is fine."""
+    if not isinstance(exc, OperationalError):
+        return False
+    if exc.args[:1] and exc.args[0] in MYSQL_LOCK_CONFLICTS:
+        return True
+    return getattr(exc.__cause__, "sqlstate", None) in SQLSTATE_LOCK_CONFLICTS
 
 
 def service_unavailable(exc: BaseException) -> exceptions.ServiceUnavailable:

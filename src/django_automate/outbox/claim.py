@@ -16,11 +16,13 @@ from django.db.models import F
 from django.utils import timezone
 
 from django_automate import conf
+from django_automate.internal.outage import is_lock_conflict
 from django_automate.models import JobStatus, OutboxJob
 
 CANDIDATES = 8
 DEADLOCK_RETRIES = 2
-MYSQL_DEADLOCK = 1213  # ER_LOCK_DEADLOCK
+#: Expired jobs recovered per pass (the next pass, a few seconds later, takes the rest).
+RECOVER_BATCH = 500
 # What a worker needs of a claimed job, in ClaimedJob's order (after ``lease_token``).
 _RETURNED = ("attempts", "trace_id", "tenant", "event_id", "run_id")
 
@@ -78,7 +80,7 @@ def claim_one(*, worker_id: str, queues: list[str], using: str = "default") -> C
                 return _claim_locking(using, queues, now, token, values)
             except OperationalError as exc:
                 # InnoDB may pick a claim as a deadlock victim; it rolled back whole, so claim again.
-                if exc.args[:1] != (MYSQL_DEADLOCK,) or attempt == DEADLOCK_RETRIES:
+                if not is_lock_conflict(exc) or attempt == DEADLOCK_RETRIES:
                     raise
         return None  # pragma: no cover - the loop returns or raises
     # Single-writer backends (SQLite): a conditional update decides who wins a candidate.
@@ -165,11 +167,19 @@ def _claim_returning(
 
 
 def recover_expired(*, using: str = "default") -> int:
-    """Make jobs whose lease expired claimable again; clearing the token fences the old holder out."""
-    return (
-        OutboxJob.objects.using(using)
-        .filter(status=JobStatus.CLAIMED, lease_expires_at__lt=timezone.now())
-        .update(
-            status=JobStatus.READY, lease_token=None, leased_by="", lease_expires_at=None, updated_at=timezone.now()
-        )
-    )
+    """Make jobs whose lease expired claimable again; clearing the token fences the old holder out.
+
+    Where the database can skip locked rows, the expired jobs are locked first (skipping any a
+    worker is writing right now) and updated by id: a range UPDATE would lock index gaps on
+    InnoDB and deadlock with concurrent claims.
+    """
+    now = timezone.now()
+    expired = OutboxJob.objects.using(using).filter(status=JobStatus.CLAIMED, lease_expires_at__lt=now)
+    values = {"status": JobStatus.READY, "lease_token": None, "leased_by": "", "lease_expires_at": None}
+    if not connections[using].features.has_select_for_update_skip_locked:
+        return expired.update(**values, updated_at=now)
+    with transaction.atomic(using=using):
+        ids = list(expired.select_for_update(skip_locked=True).values_list("id", flat=True)[:RECOVER_BATCH])
+        if not ids:
+            return 0
+        return OutboxJob.objects.using(using).filter(id__in=ids).update(**values, updated_at=now)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import random
 import signal
 import socket
 import threading
@@ -15,7 +16,7 @@ from django.db import DatabaseError, InterfaceError
 from django.utils import timezone
 
 from django_automate import conf
-from django_automate.internal.outage import close_quietly
+from django_automate.internal.outage import close_quietly, is_lock_conflict
 from django_automate.models import WorkerHeartbeat
 from django_automate.outbox.claim import claim_one, recover_expired
 from django_automate.tracing.logging import log_extra
@@ -100,6 +101,11 @@ class Worker:
                         return
                     failures = 0
                 except DATABASE_ERRORS as exc:
+                    if is_lock_conflict(exc):
+                        # A deadlock victim or lock timeout: rolled back whole, nothing to recover from.
+                        logger.debug("Lock conflict; trying again", extra=log_extra("lock_conflict", worker_id=self.id))
+                        self.stopping.wait(random.uniform(0, 0.05))
+                        continue
                     # The database went away (restart, failover, network): drop the connection and back off.
                     # A job claimed before that keeps its lease until it expires; then any worker recovers it.
                     failures += 1

@@ -27,7 +27,7 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.urls("tests.i
 RUNS = 200
 BLOCKED = 3  # runs over the budget: they fail with an audit entry
 # Logged by the worker outside any job: no trace to carry.
-LIFECYCLE_ACTIONS = {"worker_start", "worker_stop", "worker_stopping"}
+LIFECYCLE_ACTIONS = {"worker_start", "worker_stop", "worker_stopping", "lock_conflict"}
 
 
 @pytest.fixture
