@@ -1,12 +1,13 @@
 """The pipeline end to end with real ``manage.py automate worker`` processes.
 
-- throughput: a batch of events committed at once, each routed to a one-step workflow (the
-  ``log`` connector, the cheapest there is), until every run has succeeded;
-- latency: webhooks sent one at a time (or at a fixed rate) to a three-step workflow; from
-  the moment the event was stored (its ``received_at``) to its first step starting and to its
-  run succeeding;
+- throughput: after a warm-up batch, a batch of events committed at once, each routed to a
+  one-step workflow (the ``log`` connector, the cheapest there is), until every run has succeeded;
+- latency: webhooks sent at a fixed rate (``bench/run.py``: half the measured maximum) or one at
+  a time to a three-step workflow; from the moment the event was stored (its ``received_at``) to
+  its first step starting and to its run succeeding;
 - idle load: transactions per second that idle workers commit (PostgreSQL's
-  ``pg_stat_database.xact_commit`` of the benchmark database, over a fixed window).
+  ``pg_stat_database.xact_commit`` of the benchmark database, over a fixed window);
+- memory: the resident set of one worker after a first batch of events and after many more.
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ import sys
 import time
 from pathlib import Path
 from typing import Any
+
+import lazy
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -51,15 +54,16 @@ class Workers:
             "AUTOMATE_BENCH_DB_NAME": str(connection.settings_dict["NAME"]),
             "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "src")]),
         }
+        self.logs = [lazy.log_file() for _ in range(count)]
         self.processes = [
             subprocess.Popen(
                 [sys.executable, "-m", "django", "automate", "worker", "--concurrency", "1"],
                 cwd=ROOT,
                 env=env,
                 stdout=subprocess.DEVNULL,
-                stderr=subprocess.PIPE,
+                stderr=log,
             )
-            for _ in range(count)
+            for log in self.logs
         ]
         self._wait_registered()
 
@@ -71,9 +75,9 @@ class Workers:
         while time.monotonic() < deadline:
             if set(WorkerHeartbeat.objects.filter(pid__in=pids, stopped_at=None).values_list("pid", flat=True)) == pids:
                 return
-            for process in self.processes:
+            for process, log in zip(self.processes, self.logs, strict=True):
                 if process.poll() is not None:
-                    raise RuntimeError(f"worker exited: {process.stderr.read().decode()[-2000:]}")  # type: ignore[union-attr]
+                    raise RuntimeError(f"worker exited: {lazy.tail(log)}")
             time.sleep(0.1)
         raise RuntimeError("workers did not start in time")
 
@@ -87,6 +91,13 @@ class Workers:
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait(10)
+
+    def tail(self) -> str:
+        """The end of each worker's stderr, for an error message."""
+        return "\n".join(
+            f"worker {process.pid}: {lazy.tail(log, 1000)}"
+            for process, log in zip(self.processes, self.logs, strict=True)
+        )
 
 
 def workflow(slug: str, steps: int, event_type: str) -> Any:
@@ -104,7 +115,7 @@ def workflow(slug: str, steps: int, event_type: str) -> Any:
     return created
 
 
-def wait_succeeded(workflow_obj: Any, count: int, timeout: float) -> None:
+def wait_succeeded(workflow_obj: Any, count: int, timeout: float, workers: Workers | None = None) -> None:
     from django_automate.models import ExecutionRun
 
     deadline = time.monotonic() + timeout
@@ -117,12 +128,27 @@ def wait_succeeded(workflow_obj: Any, count: int, timeout: float) -> None:
             return
         time.sleep(0.1)
     done = runs.filter(status="succeeded").count()
-    raise RuntimeError(f"only {done} of {count} runs succeeded within {timeout}s")
+    logs = f"; the workers said:\n{workers.tail()}" if workers else ""
+    raise RuntimeError(f"only {done} of {count} runs succeeded within {timeout}s{logs}")
 
 
 # -- measurements ----------------------------------------------------------------------------------
-def throughput(workers: Workers, events: int) -> dict[str, Any]:
-    """Executions per second: ``events`` committed in one transaction, then drained by ``workers``."""
+def emit_batch(event_type: str, count: int) -> None:
+    from django.db import transaction
+
+    import django_automate
+
+    with transaction.atomic():
+        for n in range(count):
+            django_automate.emit(event_type, {"n": n})
+
+
+def throughput(workers: Workers, events: int, warmup: int = 20) -> dict[str, Any]:
+    """Executions per second: ``events`` committed in one transaction, then drained by ``workers``.
+
+    ``warmup`` events to another workflow go first (connections, caches, the rule index), so the
+    clock starts on warm workers, as it does for Procrastinate's.
+    """
     from django.db import transaction
     from django.db.models import Max
     from django.utils import timezone
@@ -133,11 +159,14 @@ def throughput(workers: Workers, events: int) -> dict[str, Any]:
     count = len(workers.processes)
     event_type = f"bench.noop.w{count}"
     flow = workflow(f"noop-w{count}", 1, event_type)
+    warm = workflow(f"warm-w{count}", 1, f"bench.warm.w{count}")
+    emit_batch(f"bench.warm.w{count}", warmup)
+    wait_succeeded(warm, warmup, timeout=300, workers=workers)
     with transaction.atomic():
         for n in range(events):
             django_automate.emit(event_type, {"n": n})
     committed = timezone.now()
-    wait_succeeded(flow, events, timeout=600)
+    wait_succeeded(flow, events, timeout=600, workers=workers)
     last = ExecutionRun.objects.filter(workflow=flow).aggregate(last=Max("finished_at"))["last"]
     seconds = (last - committed).total_seconds()
     return {"workers": count, "events": events, "seconds": round(seconds, 2), "per_second": events / seconds}
@@ -153,16 +182,20 @@ def latency(workers: Workers, seconds: float, rate: float | None, limit: int = 1
 
     from django_automate.models import Event, ExecutionRun, StepRun, WebhookEndpoint
 
-    flow = workflow("three-steps", 3, "bench.three")
-    WebhookEndpoint.objects.create(slug="bench", event_type="bench.three", scheme="none")
+    name = "serial" if rate is None else "rate"
+    flow = workflow(f"three-steps-{name}", 3, f"bench.three.{name}")
+    WebhookEndpoint.objects.create(slug=f"bench-{name}", event_type=f"bench.three.{name}", scheme="none")
     runs = ExecutionRun.objects.filter(workflow=flow)
     client = Client()
     answered: list[float] = []
-    deadline = time.monotonic() + seconds
-    next_at = time.monotonic()
+    began = time.monotonic()
+    deadline = began + seconds
+    next_at = began
     while len(answered) < limit and (len(answered) < 20 or time.monotonic() < deadline):
         started = time.perf_counter()
-        response = client.post("/hooks/bench/", json.dumps({"n": len(answered)}), content_type="application/json")
+        response = client.post(
+            f"/automate/hooks/bench-{name}/", json.dumps({"n": len(answered)}), content_type="application/json"
+        )
         answered.append((time.perf_counter() - started) * 1000)
         if response.status_code != 202:
             raise RuntimeError(f"webhook answered {response.status_code}: {response.content[:500]!r}")
@@ -174,8 +207,9 @@ def latency(workers: Workers, seconds: float, rate: float | None, limit: int = 1
         else:
             next_at += 1.0 / rate
             time.sleep(max(0.0, next_at - time.monotonic()))
-    wait_succeeded(flow, len(answered), timeout=300)
-    received = dict(Event.objects.filter(type="bench.three").values_list("id", "received_at"))
+    sending = time.monotonic() - began
+    wait_succeeded(flow, len(answered), timeout=300, workers=workers)
+    received = dict(Event.objects.filter(type=f"bench.three.{name}").values_list("id", "received_at"))
     finished = [(run.finished_at - received[run.event_id]).total_seconds() * 1000 for run in runs]
     first = [
         (step.started_at - received[step.run.event_id]).total_seconds() * 1000
@@ -183,7 +217,8 @@ def latency(workers: Workers, seconds: float, rate: float | None, limit: int = 1
     ]
     return {
         "webhooks": len(answered),
-        "mode": "one at a time" if rate is None else f"{rate}/s",
+        "mode": "one at a time" if rate is None else f"{rate:.1f}/s",
+        "rate_sent": round(len(answered) / sending, 1),
         "workers": len(workers.processes),
         "webhook_response": summary_ms(answered),
         "to_first_step_started": summary_ms(first),
@@ -219,3 +254,49 @@ def idle_load(workers: Workers, seconds: float) -> dict[str, Any]:
         "transactions_per_second": round(per_second, 2),
         "per_worker_per_second": round(per_second / len(workers.processes), 2),
     }
+
+
+def rss_kib(pid: int) -> int | None:
+    """Resident set of a process in KiB (Linux ``/proc``; ``None`` elsewhere)."""
+    status = Path(f"/proc/{pid}/status")
+    if not status.exists():
+        return None
+    line = next(line for line in status.read_text().splitlines() if line.startswith("VmRSS:"))
+    return int(line.split()[1])
+
+
+def memory(events: int, first: int, budget: float, batch: int = 100) -> dict[str, Any]:
+    """RSS of one fresh worker once it has executed ``first`` events, and once it has executed ``events``.
+
+    Events (one-step ``log`` workflow) are fed ``batch`` at a time, never more than two batches
+    ahead of the worker, so the backlog stays small. After ``budget`` seconds (0: no limit) no more
+    are fed and the second reading is taken at the count reached. Both readings are taken with
+    the worker idle, after its backlog drained.
+    """
+    from django_automate.models import ExecutionRun
+
+    workers = Workers(1)
+    try:
+        pid = workers.processes[0].pid
+        flow = workflow("rss", 1, "bench.rss")
+        done = ExecutionRun.objects.filter(workflow=flow, status="succeeded")
+        emit_batch("bench.rss", first)
+        wait_succeeded(flow, first, timeout=max(600.0, budget), workers=workers)
+        time.sleep(1)
+        readings = [{"events": first, "rss_kib": rss_kib(pid)}]
+        started, emitted = time.monotonic(), first
+        while emitted < events and not (budget and time.monotonic() - started > budget):
+            if emitted - done.count() < 2 * batch:
+                count = min(batch, events - emitted)
+                emit_batch("bench.rss", count)
+                emitted += count
+            else:
+                time.sleep(0.2)
+        wait_succeeded(flow, emitted, timeout=600, workers=workers)
+        time.sleep(1)
+        readings.append({"events": emitted, "rss_kib": rss_kib(pid)})
+    finally:
+        workers.stop()
+    before, after = readings[0]["rss_kib"], readings[1]["rss_kib"]
+    growth = None if not before or after is None else round((after - before) / before, 4)
+    return {"readings": readings, "growth": growth, "requested_events": events, "complete": emitted >= events}

@@ -1,21 +1,25 @@
-"""Benchmark the execution plane: pipeline throughput, latency, idle load, and the claim ceiling.
+"""Benchmark ingestion and the execution plane, each against a baseline measured in the same run.
 
 Usage (from the repository root): ``python bench/run.py [--db postgres|mysql] [--quick] [--check]``
 
 Creates a scratch database ``automate_bench_pipeline`` on the server the test suite uses
-(``AUTOMATE_BENCH_DB`` or ``--db``; PostgreSQL by default), measures, drops it, prints a table
-and writes ``bench/results/pipeline.json``. In one run, on one server:
+(``AUTOMATE_BENCH_DB`` or ``--db``; PostgreSQL by default), measures, drops it, prints a
+Markdown table and writes ``bench/results/pipeline.json``. In one run, on one server:
 
-1. claim+complete jobs/s with 1 and 4 clients: our ``claim_one()`` + fenced ``complete()``
+1. ingest under gunicorn: webhook requests/s and latency versus a minimal one-INSERT view;
+2. claim+complete jobs/s with 1, 2 and 4 clients: our ``claim_one()`` + fenced ``complete()``
    versus the same two statements in a tight psycopg loop and in pgbench (the ceiling);
-2. no-op workflow executions/s with 1 and 4 worker processes, also as a share of that ceiling;
-3. three-step workflow latency (event stored -> first step started / run succeeded);
-4. idle load: transactions/s per idle worker;
-5. a profile of one in-process worker: time and queries per execution, hot spots.
+3. no-op workflow executions/s with 1, 2 and 4 worker processes, versus Procrastinate no-op
+   jobs/s with as many worker processes, and as a share of the pgbench ceiling;
+4. three-step workflow latency at half the maximum rate measured in 3;
+5. idle load: transactions/s per idle worker;
+6. a profile of one in-process worker: time and queries per execution, hot spots;
+7. memory: one worker's RSS after 1,000 events and after ``--rss-events``.
 
-About three minutes on a 2-core machine (``--quick``: under a minute, noisier). Numbers vary
-between runs by ±20 % and more on a loaded machine (the load average is recorded); compare
-the ratios, which are measured side by side.
+gunicorn and Procrastinate are pip-installed on first use (``lazy.py``). About 13 minutes on
+a 2-core machine (``--quick``: about 3, noisier). Numbers vary between runs by ±20 % and more
+on a loaded machine (the load average is recorded); compare the ratios, which are measured
+side by side.
 """
 
 from __future__ import annotations
@@ -34,12 +38,17 @@ ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results" / "pipeline.json"
 PER_EXECUTION = 4  # two jobs, and about three times the transactions of a bare claim+complete
 CLAIM_ORDER = "status, queue, priority DESC, available_at, id"  # the claim's WHERE and ORDER BY
+COUNTS = (1, 2, 4)  # worker processes (and claim clients) compared
+# name: (goal, "≥" or "≤"; "<" for memory growth)
 TARGETS = {
-    "pipeline_share_of_pgbench": 0.30,
-    "first_step_p50_ms": 15.0,
-    "first_step_p99_ms": 100.0,
-    "three_step_p50_ms": 50.0,
-    "idle_per_worker_per_second": 1.0,
+    "ingest_webhook_over_minimal_view": (0.8, "≥"),
+    "pipeline_over_procrastinate": (1.0, "≥"),
+    "pipeline_share_of_pgbench": (0.30, "≥"),
+    "first_step_p50_ms": (15.0, "≤"),
+    "first_step_p99_ms": (100.0, "≤"),
+    "three_step_p50_ms": (50.0, "≤"),
+    "idle_per_worker_per_second": (1.0, "≤"),
+    "worker_rss_growth": (0.10, "<"),
 }
 
 
@@ -62,44 +71,83 @@ def server_version() -> str:
         return str(cursor.fetchone()[0]).split(" on ")[0]
 
 
+def memory_gib() -> float | None:
+    try:
+        return round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1)
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def purge_jobs() -> None:
+    """Drop the routing jobs that the ingest phase left (no worker ran then), so no later phase inherits them."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("DELETE FROM automate_outboxjob")
+
+
 def run(args: argparse.Namespace) -> dict[str, Any]:
     import claims
     import hotspots
+    import ingest
     import pipeline
+    import versus_procrastinate
 
     result: dict[str, Any] = {
         "machine": {
             "platform": platform.platform(),
             "cpus": os.cpu_count(),
+            "memory_gib": memory_gib(),
             "python": platform.python_version(),
             "database": server_version(),
             "load_average_before": [round(x, 2) for x in os.getloadavg()],
         },
         "experiment_claim_index": args.claim_index,
     }
+    print(f"ingest under gunicorn ({args.ingest_workers} workers, {args.ingest_clients} clients) …", flush=True)
+    result["ingest"] = ingest.measure(
+        args.ingest_workers, args.ingest_clients, args.ingest_warmup, args.ingest_seconds, args.rounds
+    )
+    purge_jobs()
     print("claim+complete ceiling …", flush=True)
-    ceiling = claims.measure([1, 4], args.claim_seconds, args.claim_rows, args.rounds)
+    ceiling = claims.measure(list(COUNTS), args.claim_seconds, args.claim_rows, args.rounds)
     result["claim_complete_jobs_per_second"] = ceiling
-    # Batches sized to last about --seconds: an execution costs about as much as PER_EXECUTION claims.
-    events_1 = args.events_1 or sized(ceiling["1"]["ours"] / PER_EXECUTION * args.seconds)
-    events_4 = args.events_4 or sized(ceiling["4"]["ours"] / PER_EXECUTION * args.seconds)
-    print(f"pipeline with 1 worker ({events_1} events) …", flush=True)
-    one = pipeline.Workers(1)
+    side = versus_procrastinate.Procrastinate() if args.db == "postgres" else None
     try:
-        result["throughput_1"] = pipeline.throughput(one, events_1)
+        for count in COUNTS:
+            # Batches sized to last about --seconds: an execution costs about PER_EXECUTION claims.
+            events = getattr(args, f"events_{count}") or sized(
+                (ceiling[str(count)]["ours"] or 0.0) / PER_EXECUTION * args.seconds
+            )
+            print(f"pipeline with {count} worker(s) ({events} events) …", flush=True)
+            pool = pipeline.Workers(count)
+            try:
+                result[f"throughput_{count}"] = pipeline.throughput(pool, events)
+                if count == COUNTS[-1]:
+                    measured = max(result[f"throughput_{n}"]["per_second"] for n in COUNTS)
+                    rate = measured / 2 if args.latency_rate is None else args.latency_rate
+                    print(f"latency at {rate:.1f} webhooks/s, idle load …", flush=True)
+                    result["latency"] = pipeline.latency(pool, args.seconds, rate or None)
+                    print("latency one webhook at a time …", flush=True)
+                    result["latency_serial"] = pipeline.latency(pool, args.seconds, None)
+                    result["idle"] = pipeline.idle_load(pool, args.idle_seconds)
+            finally:
+                pool.stop()
+            if side is not None:
+                print(f"Procrastinate with {count} worker(s) …", flush=True)
+                result[f"procrastinate_{count}"] = versus_procrastinate.throughput(side, count, events, args.seconds)
     finally:
-        one.stop()
-    print(f"pipeline with 4 workers ({events_4} events), latency, idle load …", flush=True)
-    four = pipeline.Workers(4)
-    try:
-        result["throughput_4"] = pipeline.throughput(four, events_4)
-        result["latency"] = pipeline.latency(four, args.seconds, args.latency_rate)
-        result["idle"] = pipeline.idle_load(four, args.idle_seconds)
-    finally:
-        four.stop()
-    profile_events = args.profile_events or sized(ceiling["1"]["ours"] / PER_EXECUTION * args.seconds / 4, high=200)
+        if side is not None:
+            side.drop()
+    profile_events = args.profile_events or sized(
+        (ceiling["1"]["ours"] or 0.0) / PER_EXECUTION * args.seconds / 4, high=200
+    )
     print(f"profiling one worker ({profile_events} events) …", flush=True)
     result["profile"] = hotspots.profile(profile_events)
+    first = min(1000, args.rss_events // 10)
+    budget = f", at most {args.rss_seconds:.0f} s" if args.rss_seconds else ""
+    print(f"memory of one worker ({first} then {args.rss_events} events{budget}) …", flush=True)
+    result["memory"] = pipeline.memory(args.rss_events, first, args.rss_seconds)
     result["machine"]["load_average_after"] = [round(x, 2) for x in os.getloadavg()]
     result["ratios"] = ratios(result)
     result["targets"] = targets(result)
@@ -121,91 +169,40 @@ def ratios(result: dict[str, Any]) -> dict[str, Any]:
         if throughput and ceiling:
             # Each execution is two jobs (route_event, execute_run) claimed and completed.
             out[f"pipeline_executions_over_ceiling_{clients}"] = round(throughput["per_second"] / ceiling, 3)
+        theirs = result.get(f"procrastinate_{clients}")
+        if throughput and theirs:
+            out[f"pipeline_over_procrastinate_{clients}"] = round(throughput["per_second"] / theirs["per_second"], 3)
     return out
 
 
+def lowest(ratios: dict[str, Any], prefix: str) -> float | None:
+    return min((value for key, value in ratios.items() if key.startswith(prefix)), default=None)
+
+
 def targets(result: dict[str, Any]) -> dict[str, Any]:
-    latency = result["latency"]
+    latency, memory = result["latency"], result["memory"]
     checks = {
-        "pipeline_share_of_pgbench": min(
-            (v for k, v in result["ratios"].items() if k.startswith("pipeline_executions_over_ceiling")), default=0
-        ),
+        "ingest_webhook_over_minimal_view": result["ingest"]["ratio"],
+        "pipeline_over_procrastinate": lowest(result["ratios"], "pipeline_over_procrastinate"),
+        "pipeline_share_of_pgbench": lowest(result["ratios"], "pipeline_executions_over_ceiling"),
         "first_step_p50_ms": latency["to_first_step_started"]["p50_ms"],
         "first_step_p99_ms": latency["to_first_step_started"]["p99_ms"],
         "three_step_p50_ms": latency["to_run_succeeded"]["p50_ms"],
         "idle_per_worker_per_second": result["idle"].get("per_worker_per_second"),
+        "worker_rss_growth": memory["growth"],
     }
     out = {}
     for name, value in checks.items():
-        goal = TARGETS[name]
-        passed = None if value is None else (value >= goal if name.startswith("pipeline") else value <= goal)
-        out[name] = {"value": value, "target": goal, "passed": passed}
+        goal, op = TARGETS[name]
+        passed = None if value is None else {"≥": value >= goal, "≤": value <= goal, "<": value < goal}[op]
+        row = {"value": value, "target": goal, "op": op, "passed": passed}
+        if name == "worker_rss_growth":
+            first, last = memory["readings"]
+            row["note"] = f"{first['events']:,} → {last['events']:,} events"
+            if not memory["complete"]:
+                row["passed"] = None  # the time budget ran out first: not the measurement the target is about
+        out[name] = row
     return out
-
-
-def fmt(value: Any, unit: str = "") -> str:
-    if value is None:
-        return "n/a"
-    if isinstance(value, float):
-        return f"{value:,.1f}{unit}"
-    return f"{value}{unit}"
-
-
-def report(result: dict[str, Any]) -> None:
-    machine = result["machine"]
-    print(f"\n{machine['database']}; {machine['cpus']} CPUs; Python {machine['python']}; {machine['platform']}")
-    print(f"load average before/after: {machine['load_average_before']} / {machine['load_average_after']}")
-    if result["experiment_claim_index"]:
-        print(f"experiment: automate_outboxjob has an extra index ({CLAIM_ORDER})")
-    print()
-    columns = [("ours", "ours"), ("psycopg", "psycopg"), ("mysql", "mysql"), ("pgbench", "pgbench")]
-    columns += [("pgbench_indexed", "+index"), ("commits", "commits")]
-    print(f"{'per second':<24}" + "".join(f"{label:>10}" for _, label in columns) + f"{'ours/pgbench':>14}")
-    for clients, row in result["claim_complete_jobs_per_second"].items():
-        ceiling = row.get("pgbench") or row.get("psycopg") or row.get("mysql")
-        share = f"{row['ours'] / ceiling:.0%}" if ceiling else "n/a"
-        cells = "".join(f"{fmt(row.get(key)):>10}" for key, _ in columns)
-        print(f"{f'  claim+complete, {clients} cl.':<24}{cells}{share:>14}")
-    print(f"\n{'no-op workflow executions/s':<34}{'events':>10}{'seconds':>10}{'exec/s':>10}{'/ceiling':>10}")
-    for clients in ("1", "4"):
-        row = result[f"throughput_{clients}"]
-        share = result["ratios"].get(f"pipeline_executions_over_ceiling_{clients}")
-        print(
-            f"{f'  {clients} worker(s)':<34}{row['events']:>10}{row['seconds']:>10}{fmt(row['per_second']):>10}"
-            f"{(f'{share:.0%}' if share is not None else 'n/a'):>10}"
-        )
-    latency = result["latency"]
-    print(
-        f"\n3-step workflow latency ({latency['webhooks']} webhooks, {latency['mode']}, "
-        f"{latency['workers']} workers){'p50':>10}{'p95':>10}{'p99':>10}"
-    )
-    for name in ("webhook_response", "to_first_step_started", "to_run_succeeded"):
-        row = latency[name]
-        label = {"webhook_response": "  POST answered (202)", "to_first_step_started": "  stored -> first step started"}
-        text = label.get(name, "  stored -> run succeeded")
-        print(
-            f"{text:<64}{fmt(row['p50_ms'], ' ms'):>10}{fmt(row['p95_ms'], ' ms'):>10}{fmt(row['p99_ms'], ' ms'):>10}"
-        )
-    idle = result["idle"]
-    print(
-        f"\nidle: {idle['workers']} workers commit {fmt(idle.get('transactions_per_second'))} transactions/s "
-        f"({fmt(idle.get('per_worker_per_second'))} per worker)"
-    )
-    profile = result["profile"]
-    print(
-        f"\nprofile (1 in-process worker, {profile['events']} executions): {profile['ms_per_execution']} ms, "
-        f"{profile['statements_per_execution']} statements and {profile['commits_per_execution']} commits per "
-        f"execution; {profile['database_share']:.0%} of the time waiting for the database"
-    )
-    for text, count in profile["query_shapes_per_execution"].items():
-        print(f"  {count:>5} x {text}")
-    print("  hot spots under cProfile (own time per execution):")
-    for row in profile["top_own_time"][:8]:
-        print(f"    {row['own_ms_per_execution']:>7.3f} ms  {row['function']}")
-    print("\ntargets:")
-    for name, row in result["targets"].items():
-        verdict = {True: "PASS", False: "MISS", None: "n/a"}[row["passed"]]
-        print(f"  {verdict:<5}{name}: {fmt(row['value'])} (target {row['target']})")
 
 
 def main() -> int:
@@ -219,10 +216,22 @@ def main() -> int:
     parser.add_argument("--claim-rows", type=int, default=60_000)
     parser.add_argument("--rounds", type=int, default=2, help="turns each claim side takes (best one counts)")
     parser.add_argument("--events-1", type=int, help="events for 1 worker (default: sized by --seconds)")
+    parser.add_argument("--events-2", type=int, help="events for 2 workers (default: sized by --seconds)")
     parser.add_argument("--events-4", type=int, help="events for 4 workers (default: sized by --seconds)")
-    parser.add_argument("--latency-rate", type=float, help="webhooks/s (default: one at a time)")
+    parser.add_argument(
+        "--latency-rate", type=float, help="webhooks/s (default: half the maximum measured; 0: one at a time)"
+    )
     parser.add_argument("--idle-seconds", type=float, default=10.0)
     parser.add_argument("--profile-events", type=int)
+    workers = 2 * (os.cpu_count() or 1)
+    parser.add_argument("--ingest-workers", type=int, default=workers, help="gunicorn sync workers (2 x CPUs)")
+    parser.add_argument("--ingest-clients", type=int, help="concurrent HTTP clients (default: as many as workers)")
+    parser.add_argument("--ingest-seconds", type=float, default=10.0, help="measured window of each ingest turn")
+    parser.add_argument("--ingest-warmup", type=float, default=2.0, help="unmeasured start of each ingest turn")
+    parser.add_argument("--rss-events", type=int, default=100_000, help="events one worker executes for the RSS")
+    parser.add_argument(
+        "--rss-seconds", type=float, default=300.0, help="time budget of the RSS phase after the first 1,000 (0: none)"
+    )
     parser.add_argument(
         "--claim-index",
         action="store_true",
@@ -231,6 +240,8 @@ def main() -> int:
     args = parser.parse_args()
     if args.quick:
         args.seconds, args.claim_seconds, args.claim_rows, args.rounds, args.idle_seconds = 6.0, 2.0, 20_000, 1, 5.0
+        args.ingest_seconds, args.ingest_warmup, args.rss_events, args.rss_seconds = 4.0, 1.0, 1000, 60.0
+    args.ingest_clients = args.ingest_clients or args.ingest_workers
     configure(args.db)
     # Stopped with SIGTERM: still stop the workers and drop the scratch database (the finally blocks).
     signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(143))
@@ -248,7 +259,10 @@ def main() -> int:
     finally:
         connection.creation.destroy_test_db(test_name, verbosity=0)
     result["wall_seconds"] = round(time.monotonic() - started, 1)
-    report(result)
+    import report
+
+    print("\n" + "\n".join(report.lines(result)))
+    print("\n" + "\n".join(report.detail_lines(result["profile"])))
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps(result, indent=2, default=str) + "\n")
     shown = args.output.relative_to(ROOT) if args.output.is_relative_to(ROOT) else args.output

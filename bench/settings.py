@@ -3,7 +3,9 @@
 ``AUTOMATE_BENCH_DB`` picks ``postgres`` (default) or ``mysql``; the servers are
 found like the test suite finds them (``PGHOST``/``PGPORT``/``PGUSER``, ``MYSQL_HOST``/
 ``MYSQL_PORT``/``MYSQL_USER``). ``AUTOMATE_BENCH_DB_NAME`` names the scratch database that
-``bench/run.py`` created, so that its workers connect to it.
+``bench/run.py`` created, so that its workers connect to it. ``AUTOMATE_BENCH_CONN_MAX_AGE``
+keeps database connections open between requests (gunicorn in ``bench/ingest.py`` sets it, for
+both the webhook endpoint and the baseline view).
 """
 
 from __future__ import annotations
@@ -15,13 +17,22 @@ DEBUG = False
 USE_TZ = True
 TIME_ZONE = "UTC"
 ALLOWED_HOSTS = ["*"]
-ROOT_URLCONF = "django_automate.urls"
+ROOT_URLCONF = "bench.urls"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
-INSTALLED_APPS = ["django.contrib.auth", "django.contrib.contenttypes", "rest_framework", "django_automate"]
+INSTALLED_APPS = [
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "rest_framework",
+    "django_automate",
+    "bench.baseline",
+]
 MIDDLEWARE: list[str] = []
 
 DB = os.environ.get("AUTOMATE_BENCH_DB", "postgres")
 NAME = os.environ.get("AUTOMATE_BENCH_DB_NAME")
+CONN_MAX_AGE = int(os.environ.get("AUTOMATE_BENCH_CONN_MAX_AGE", "0"))
+# The scratch database bench/run.py creates; set it to run two benchmarks side by side on one server.
+TEST_NAME = os.environ.get("AUTOMATE_BENCH_SCRATCH_DB", "automate_bench_pipeline")
 if DB == "postgres":
     DATABASES = {
         "default": {
@@ -30,7 +41,8 @@ if DB == "postgres":
             "USER": os.environ.get("PGUSER", "postgres"),
             "HOST": os.environ.get("PGHOST", "127.0.0.1"),
             "PORT": os.environ.get("PGPORT", "5432"),
-            "TEST": {"NAME": "automate_bench_pipeline"},
+            "CONN_MAX_AGE": CONN_MAX_AGE,
+            "TEST": {"NAME": TEST_NAME},
         }
     }
 elif DB == "mysql":
@@ -41,8 +53,9 @@ elif DB == "mysql":
             "USER": os.environ.get("MYSQL_USER", "root"),
             "HOST": os.environ.get("MYSQL_HOST", "127.0.0.1"),
             "PORT": os.environ.get("MYSQL_PORT", "3306"),
+            "CONN_MAX_AGE": CONN_MAX_AGE,
             "OPTIONS": {"charset": "utf8mb4"},
-            "TEST": {"NAME": "automate_bench_pipeline", "CHARSET": "utf8mb4", "COLLATION": "utf8mb4_bin"},
+            "TEST": {"NAME": TEST_NAME, "CHARSET": "utf8mb4", "COLLATION": "utf8mb4_bin"},
         }
     }
 else:
