@@ -104,3 +104,72 @@ def test_a_run_released_at_shutdown_before_its_first_step_is_charged_to_its_budg
     assert ExecutionRun.objects.get().status == "succeeded"
     assert BudgetUsage.objects.get(budget=budget).used == 1
     assert StepRun.objects.get().status == "succeeded"
+
+
+def _execute_next_run(tenant: str) -> tuple[ExecutionRun, int]:
+    """Route the tenant's event, then execute its run; how many statements of the execution read budgets."""
+    import re
+
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    route = claim_one(worker_id="w", queues=["default"])
+    assert route is not None
+    process(route)
+    job = claim_one(worker_id="w", queues=["default"])
+    assert job is not None and job.run_id is not None and job.tenant == tenant
+    with CaptureQueriesContext(connection) as queries:
+        process(job)
+    reads = [q["sql"] for q in queries if re.search(r"FROM [`\"]automate_budget[`\"]", q["sql"])]
+    return ExecutionRun.objects.get(id=job.run_id), len(reads)
+
+
+def test_a_tenant_without_budgets_reads_none_and_a_tenant_with_budgets_reads_them_once_per_execution(
+    workflow_factory, rule_factory
+):
+    say = {"connector": "log", "action": "write", "with": {"message": "hi"}}
+    steps = [{"id": "one", **say}, {"id": "two", **say}, {"id": "three", **say}]
+    for tenant in ("acme", "globex"):
+        rule_factory(workflow_factory(steps=steps, slug=f"wf-{tenant}", tenant=tenant), tenant=tenant)
+    runs = Budget.objects.create(tenant="globex", scope="tenant:globex", metric="runs", limit=Decimal(5), period="day")
+    steps_budget = Budget.objects.create(
+        tenant="globex", scope="tenant:globex", metric="steps", limit=Decimal(2), period="day"
+    )
+    django_automate.emit("order.created", {}, tenant="acme")
+    run, reads = _execute_next_run("acme")
+    # Only the EXISTS the run's own query carries: no budget query of its own, none per step.
+    assert (run.status, run.steps.count(), reads) == ("succeeded", 3, 1)
+    assert not BudgetUsage.objects.exists()
+
+    django_automate.emit("order.created", {}, tenant="globex")
+    run, reads = _execute_next_run("globex")
+    # The run's EXISTS plus one load, reused by the run check and every step check, which still charge atomically.
+    assert reads == 2
+    assert (run.status, run.error["step_id"], run.error["code"]) == ("failed", "three", "budget_exceeded")
+    assert BudgetUsage.objects.get(budget=runs).used == 1
+    assert BudgetUsage.objects.get(budget=steps_budget).used == 2
+
+
+def test_routing_that_collides_with_runs_created_meanwhile_creates_only_the_missing_ones(
+    workflow_factory, rule_factory
+):
+    first, second = workflow_factory(slug="first"), workflow_factory(slug="second")
+    rule_factory(first, name="to-first")
+    rule_factory(second, name="to-second")
+    event = django_automate.emit("order.created", {})
+    route = claim_one(worker_id="w", queues=["default"])
+    assert route is not None
+    # Another router (fencing bypassed) already created the first workflow's run.
+    earlier = ExecutionRun.objects.create(
+        event=event, workflow=first, workflow_version_id=first.current_version_id, trace_id=event.trace_id
+    )
+    process(route)
+    runs = {run.workflow_id: run for run in ExecutionRun.objects.filter(event=event)}
+    assert set(runs) == {first.pk, second.pk} and runs[first.pk].pk == earlier.pk
+    assert list(OutboxJob.objects.filter(kind=JobKind.EXECUTE_RUN).values_list("run_id", flat=True)) == [
+        runs[second.pk].pk
+    ]
+    assert runs[second.pk].trace_id == event.trace_id and runs[second.pk].rule.name == "to-second"
+    assert OutboxJob.objects.get(id=route.id).status == JobStatus.DONE
+    event.refresh_from_db()
+    assert event.status == "routed"

@@ -10,17 +10,22 @@ Which budgets apply (only enabled ones, of the run's tenant or of tenant ``""``)
 for steps ``connector:<type>``. ``runs`` counts runs started, ``steps`` counts step attempts
 (connector calls), ``cost`` adds the ``cost`` connectors report; a cost budget blocks further
 steps once its window's total reached the limit.
+
+An execution loads the budgets once (:func:`load`, usually for free: the executor's run query
+carries :func:`presence`, so a tenant without budgets costs no query at all) and passes them
+to every check of that job as ``loaded``; callers that pass nothing get a fresh query per check.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
 from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db.models import Exists, F, OuterRef, Q
 from django.utils import timezone
 
 from django_automate import exceptions
@@ -44,17 +49,48 @@ class _Exhausted(Exception):
         self.budget = budget
 
 
+def presence() -> Exists:
+    """An annotation for ExecutionRun querysets: does any enabled budget of the run's tenant (or ``""``) exist?"""
+    return Exists(Budget.objects.filter(Q(tenant="") | Q(tenant=OuterRef("tenant")), enabled=True))
+
+
+def load(run: ExecutionRun, *, using: str = "default") -> list[Budget]:
+    """Every enabled budget that may cover ``run`` (any metric): one query, none if :func:`presence` said none."""
+    if getattr(run, "automate_has_budgets", True) is False:
+        return []
+    return list(Budget.objects.using(using).filter(enabled=True, tenant__in={"", run.tenant}))
+
+
 def applicable(
-    run: ExecutionRun, metric: str, *, connector_type: str | None = None, using: str = "default"
+    run: ExecutionRun,
+    metric: str,
+    *,
+    connector_type: str | None = None,
+    using: str = "default",
+    loaded: Sequence[Budget] | None = None,
 ) -> list[Budget]:
-    """The enabled budgets of ``metric`` that cover ``run`` (and ``connector_type``), in lock order."""
+    """The enabled budgets of ``metric`` that cover ``run`` (and ``connector_type``), in lock order.
+
+    ``loaded`` (from :func:`load`) is filtered instead of querying the database.
+    """
     scopes = {"global", f"tenant:{run.tenant}", f"workflow:{run.workflow.slug}"}
     if connector_type:
         scopes.add(f"connector:{connector_type}")
-    found = Budget.objects.using(using).filter(
-        enabled=True, metric=metric, scope__in=scopes, tenant__in={"", run.tenant}
+    tenants = {"", run.tenant}
+    found = (
+        loaded
+        if loaded is not None
+        else Budget.objects.using(using).filter(enabled=True, metric=metric, scope__in=scopes, tenant__in=tenants)
     )
-    budgets = [b for b in found if not (b.scope.startswith("workflow:") and b.tenant != run.workflow.tenant)]
+    budgets = [
+        b
+        for b in found
+        if b.enabled
+        and b.metric == metric
+        and b.scope in scopes
+        and b.tenant in tenants
+        and not (b.scope.startswith("workflow:") and b.tenant != run.workflow.tenant)
+    ]
     return sorted(budgets, key=lambda b: str(b.pk))
 
 
@@ -77,8 +113,9 @@ def _consume(
     connector_type: str | None = None,
     step_id: str | None = None,
     using: str = "default",
+    loaded: Sequence[Budget] | None = None,
 ) -> None:
-    budgets = applicable(run, metric, connector_type=connector_type, using=using)
+    budgets = applicable(run, metric, connector_type=connector_type, using=using, loaded=loaded)
     if not budgets:
         return
     now = timezone.now()
@@ -142,30 +179,41 @@ def _exceeded(
     raise exceptions.BudgetExceeded(message, details=details)
 
 
-def check_and_consume_run(run: ExecutionRun, *, using: str = "default") -> None:
+def check_and_consume_run(run: ExecutionRun, *, using: str = "default", loaded: Sequence[Budget] | None = None) -> None:
     """Charge one run to every ``runs`` budget covering it; raise BudgetExceeded / BudgetDeferred if one is spent."""
-    _consume(run, Budget.Metric.RUNS, Decimal(1), using=using)
+    _consume(run, Budget.Metric.RUNS, Decimal(1), using=using, loaded=loaded)
 
 
 def check_and_consume_step(
-    run: ExecutionRun, step: dict[str, Any], connector_type: str, *, using: str = "default"
+    run: ExecutionRun,
+    step: dict[str, Any],
+    connector_type: str,
+    *,
+    using: str = "default",
+    loaded: Sequence[Budget] | None = None,
 ) -> None:
     """Charge one step attempt to every ``steps`` budget and check every ``cost`` budget covering it."""
     step_id = str(step.get("id", ""))
+    options: dict[str, Any] = {"connector_type": connector_type, "step_id": step_id, "using": using, "loaded": loaded}
     # The pure cost check first: a spent cost budget must not also charge the steps budgets.
-    _consume(run, Budget.Metric.COST, Decimal(0), connector_type=connector_type, step_id=step_id, using=using)
-    _consume(run, Budget.Metric.STEPS, Decimal(1), connector_type=connector_type, step_id=step_id, using=using)
+    _consume(run, Budget.Metric.COST, Decimal(0), **options)
+    _consume(run, Budget.Metric.STEPS, Decimal(1), **options)
 
 
 def record_cost(
-    run: ExecutionRun, connector_type: str, cost: float | Decimal | None, *, using: str = "default"
+    run: ExecutionRun,
+    connector_type: str,
+    cost: float | Decimal | None,
+    *,
+    using: str = "default",
+    loaded: Sequence[Budget] | None = None,
 ) -> None:
     """Add the cost a connector reported to every ``cost`` budget covering the step (never blocks)."""
     if not cost:
         return
     amount = Decimal(str(cost))
     now = timezone.now()
-    for budget in applicable(run, Budget.Metric.COST, connector_type=connector_type, using=using):
+    for budget in applicable(run, Budget.Metric.COST, connector_type=connector_type, using=using, loaded=loaded):
         start, _ = window(budget.period, now)
         _ensure_window(budget, start, using)
         BudgetUsage.objects.using(using).filter(budget=budget, window_start=start).update(used=F("used") + amount)

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import logging
+from uuid import UUID
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from django_automate import exceptions
-from django_automate.models import Event, EventStatus, ExecutionRun, JobKind
+from django_automate.models import Event, EventStatus, ExecutionRun, JobKind, RuleSpec
 from django_automate.observability import instrument
 from django_automate.outbox import lease
 from django_automate.outbox.claim import ClaimedJob
@@ -19,50 +20,76 @@ from django_automate.tracing.logging import log_extra
 logger = logging.getLogger(__name__)
 
 
+#: Routing transactions tried before an IntegrityError propagates (a conflict needs a second router).
+_ATTEMPTS = 3
+
+
 @instrument.route
 def route_event(job: ClaimedJob, *, using: str = "default") -> list[ExecutionRun]:
     """Match rules and create runs, atomically with completing the routing job.
 
     Several rules pointing at one workflow create one run (the highest-priority rule is
-    recorded). The (event, workflow, replay_seq=0) constraint makes a second routing of the
-    same event a no-op even if fencing were bypassed.
+    recorded). The runs are inserted in one statement; the (event, workflow, replay_seq=0)
+    constraint makes a second routing of the same event a no-op even if fencing were
+    bypassed: its insert fails, the transaction rolls back and is tried again without the
+    runs that exist by then.
     """
     if job.event_id is None:
         raise exceptions.ValidationError("A route_event job needs an event.", details={"job_id": job.id})
     event = Event.objects.using(using).get(id=job.event_id)
-    rules = matching_rules(event, using=using)
-    created: list[ExecutionRun] = []
+    chosen: dict[object, tuple[RuleSpec, UUID]] = {}  # workflow -> its highest-priority rule, current version
+    for rule in matching_rules(event, using=using):
+        workflow = rule.workflow
+        if workflow.pk not in chosen and workflow.enabled and workflow.current_version_id is not None:
+            chosen[workflow.pk] = (rule, workflow.current_version_id)
+    for attempt in range(1, _ATTEMPTS + 1):
+        try:
+            return _route(job, event, chosen, using, check_existing=attempt > 1)
+        except IntegrityError:
+            if attempt == _ATTEMPTS:
+                raise
+            logger.info("Event %s was routed concurrently; retrying", event.id, extra=log_extra("route_conflict"))
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _route(
+    job: ClaimedJob, event: Event, chosen: dict[object, tuple[RuleSpec, UUID]], using: str, *, check_existing: bool
+) -> list[ExecutionRun]:
     with transaction.atomic(using=using):
         # Completing the job first is the fence: conditional on the lease, it raises LeaseLost (rolling
         # everything back) if the lease is gone, and holds the job's row lock until the commit.
         lease.complete(job, using=using)
-        seen: set[object] = set()
-        for rule in rules:
-            workflow = rule.workflow
-            if workflow.pk in seen or not workflow.enabled or workflow.current_version_id is None:
-                continue
-            seen.add(workflow.pk)
-            run, was_created = ExecutionRun.objects.using(using).get_or_create(
-                event=event,
-                workflow=workflow,
-                replay_seq=0,
-                defaults={
-                    "tenant": event.tenant,
-                    "workflow_version_id": workflow.current_version_id,
-                    "rule": rule,
-                    "trace_id": event.trace_id,
-                },
+        existing: set[object] = set()
+        if check_existing and chosen:
+            existing = set(
+                ExecutionRun.objects.using(using)
+                .filter(event=event, replay_seq=0, workflow__in=list(chosen))
+                .values_list("workflow_id", flat=True)
             )
-            if was_created:
-                enqueue(JobKind.EXECUTE_RUN, run=run, tenant=run.tenant, trace_id=run.trace_id, using=using)
-                created.append(run)
-                logger.info(
-                    "Rule %s matched; run %s created",
-                    rule.name,
-                    run.id,
-                    extra=log_extra("run_created", rule_id=rule.pk, run_id=run.id),
-                )
+        created = [
+            ExecutionRun(
+                event=event,
+                workflow=rule.workflow,
+                replay_seq=0,
+                tenant=event.tenant,
+                workflow_version_id=version_id,
+                rule=rule,
+                trace_id=event.trace_id,
+            )
+            for pk, (rule, version_id) in chosen.items()
+            if pk not in existing
+        ]
+        if created:
+            ExecutionRun.objects.using(using).bulk_create(created)
+        for run in created:
+            enqueue(JobKind.EXECUTE_RUN, run=run, tenant=run.tenant, trace_id=run.trace_id, using=using)
+            logger.info(
+                "Rule %s matched; run %s created",
+                run.rule.name if run.rule else "",
+                run.id,
+                extra=log_extra("run_created", rule_id=run.rule_id, run_id=run.id),
+            )
         Event.objects.using(using).filter(id=event.id).update(
-            status=EventStatus.ROUTED if seen else EventStatus.UNMATCHED, routed_at=timezone.now()
+            status=EventStatus.ROUTED if chosen else EventStatus.UNMATCHED, routed_at=timezone.now()
         )
     return created

@@ -9,7 +9,7 @@ from typing import Any
 from django.db import transaction
 
 from django_automate import exceptions
-from django_automate.models import ExecutionRun, RunStatus, StepRun
+from django_automate.models import Budget, ExecutionRun, RunStatus, StepRun
 from django_automate.observability import instrument
 from django_automate.outbox import lease
 from django_automate.outbox.claim import ClaimedJob
@@ -31,13 +31,20 @@ def execute_run(job: ClaimedJob, *, using: str = "default", stopping: threading.
     """
     if job.run_id is None:
         raise exceptions.ValidationError("An execute_run job needs a run.", details={"job_id": job.id})
-    run = ExecutionRun.objects.using(using).select_related("event", "workflow", "workflow_version").get(id=job.run_id)
+    run = (
+        ExecutionRun.objects.using(using)
+        .select_related("event", "workflow", "workflow_version")
+        .annotate(automate_has_budgets=budgets.presence())
+        .get(id=job.run_id)
+    )
     with context.bind(run_id=run.id, event_id=run.event_id, tenant=run.tenant):
         if run.status in states.TERMINAL:
             lease.complete(job, using=using)
             return str(run.status)
+        # Every budget check of this job reuses one load (no query when the tenant has no budgets).
+        loaded = budgets.load(run, using=using)
         if run.status == RunStatus.PENDING:
-            stopped = _over_budget(job, run, using)
+            stopped = _over_budget(job, run, using, loaded)
             if stopped is not None:
                 return stopped
         # The run goes from pending to running with its first write (steps.start_run), not on its own.
@@ -54,7 +61,14 @@ def execute_run(job: ClaimedJob, *, using: str = "default", stopping: threading.
                 lease.complete(job, using=using)
                 return RunStatus.CANCELLED
             call = StepCall(
-                job=job, run=run, index=index, step=step, data=data, using=using, history=history.get(step["id"], [])
+                job=job,
+                run=run,
+                index=index,
+                step=step,
+                data=data,
+                using=using,
+                history=history.get(step["id"], []),
+                budgets=loaded,
             )
             if index == len(steps) - 1:
                 call.finish = lambda: _finish_writes(job, run, RunStatus.SUCCEEDED, using)
@@ -91,10 +105,10 @@ def _release(job: ClaimedJob, run: ExecutionRun, using: str) -> None:
             start_run(run, using=using)
 
 
-def _over_budget(job: ClaimedJob, run: ExecutionRun, using: str) -> str | None:
+def _over_budget(job: ClaimedJob, run: ExecutionRun, using: str, loaded: list[Budget]) -> str | None:
     """Charge the run to its budgets; a spent one fails the run (block) or waits for its next window (defer)."""
     try:
-        budgets.check_and_consume_run(run, using=using)
+        budgets.check_and_consume_run(run, using=using, loaded=loaded)
     except budgets.BudgetDeferred as exc:
         lease.reschedule(job, exc.until, {"code": exc.code, "message": exc.message}, using=using)
         return str(run.status)

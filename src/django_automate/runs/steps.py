@@ -16,7 +16,7 @@ from django.utils import timezone
 from django_automate import conf, exceptions
 from django_automate.connectors.base import ConnectorContext, RetryableError
 from django_automate.connectors.registry import get_connector
-from django_automate.models import ExecutionRun, RunStatus, StepRun, StepStatus
+from django_automate.models import Budget, ExecutionRun, RunStatus, StepRun, StepStatus
 from django_automate.observability import instrument
 from django_automate.outbox import lease
 from django_automate.outbox.claim import ClaimedJob
@@ -56,6 +56,8 @@ class StepCall:
     finish: Callable[[], str] | None = None
     #: The run's status after ``finish`` ran.
     finished: str | None = None
+    #: The budgets the executor loaded for this job (``budgets.load``); None queries them per check.
+    budgets: list[Budget] | None = None
 
     @property
     def step_id(self) -> str:
@@ -166,7 +168,8 @@ def run_step(call: StepCall) -> Outcome:
 def _over_budget(call: StepCall, attempt: int) -> Outcome | None:
     """Charge the attempt to its budgets; a spent one fails the step (block) or waits for its next window (defer)."""
     try:
-        budgets.check_and_consume_step(call.run, call.step, str(call.step.get("connector", "")), using=call.using)
+        connector_type = str(call.step.get("connector", ""))
+        budgets.check_and_consume_step(call.run, call.step, connector_type, using=call.using, loaded=call.budgets)
     except budgets.BudgetDeferred as exc:
         with transaction.atomic(using=call.using):
             lease.reschedule(call.job, exc.until, {"code": exc.code, "message": exc.message}, using=call.using)
@@ -244,7 +247,7 @@ def _execute(call: StepCall, step_run: StepRun, rendered: Any, round_attempt: in
             # is conditional on the lease, so a late worker gets LeaseLost before touching the attempt.
             call.finished = call.finish()
         _close(call, step_run, StepStatus.SUCCEEDED, duration_ms, output=stored, cost=cost)
-    budgets.record_cost(call.run, str(call.step.get("connector", "")), cost, using=call.using)
+    budgets.record_cost(call.run, str(call.step.get("connector", "")), cost, using=call.using, loaded=call.budgets)
     call.data["steps"][call.step_id] = {"status": "succeeded", "output": stored}
     logger.info("Step %s succeeded", call.step_id, extra=log_extra("step_succeeded", duration_ms=duration_ms))
     return Outcome.SUCCEEDED
