@@ -34,7 +34,13 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]
                 id="automate.E003",
             )
         )
-    for key in ("LEASE_SECONDS", "HEARTBEAT_SECONDS", "POLL_INTERVAL_SECONDS", "IDEMPOTENCY_RETENTION_HOURS"):
+    for key in (
+        "LEASE_SECONDS",
+        "HEARTBEAT_SECONDS",
+        "POLL_INTERVAL_SECONDS",
+        "LISTEN_POLL_SECONDS",
+        "IDEMPOTENCY_RETENTION_HOURS",
+    ):
         value = user.get(key, conf.DEFAULTS[key])
         if not isinstance(value, (int, float)) or isinstance(value, bool) or value <= 0:
             errors.append(Error(f"AUTOMATE[{key!r}] must be a positive number.", id="automate.E004"))

@@ -21,6 +21,7 @@ DEFAULTS: dict[str, Any] = {
     "LEASE_SECONDS": 60,
     "HEARTBEAT_SECONDS": 15,
     "POLL_INTERVAL_SECONDS": 1.0,
+    "LISTEN_POLL_SECONDS": 10.0,
     "WORKER_BATCH_SIZE": 10,
     "DEFAULT_MAX_ATTEMPTS": 3,
     "DEFAULT_STEP_TIMEOUT_SECONDS": 30,
@@ -85,6 +86,11 @@ def heartbeat_seconds() -> float:
 
 def poll_interval() -> float:
     return float(get("POLL_INTERVAL_SECONDS"))
+
+
+def listen_poll_seconds() -> float:
+    """Longest idle wait while ``LISTEN`` is up (PostgreSQL): NOTIFY and the next due job wake earlier."""
+    return float(get("LISTEN_POLL_SECONDS"))
 
 
 def worker_batch_size() -> int:

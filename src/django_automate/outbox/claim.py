@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db import OperationalError, connections, transaction
-from django.db.models import F
+from django.db.models import F, Min, Q
 from django.utils import timezone
 
 from django_automate import conf
@@ -164,6 +164,24 @@ def _claim_returning(
         return None
     job_id, kind, attempts, trace_id, tenant, event_id, run_id = row
     return ClaimedJob(job_id, kind, token, attempts, trace_id, tenant, event_id, run_id)
+
+
+def next_due(*, queues: list[str], using: str = "default") -> dt.datetime | None:
+    """The next moment a worker of ``queues`` has something to do without being notified.
+
+    The earliest of: a ready job of ``queues`` becoming claimable (retries, delayed jobs), and a
+    claimed job's lease expiring (to recover it). ``None`` when there is neither.
+    """
+    row = (
+        OutboxJob.objects.using(using)
+        .filter(status__in=(JobStatus.READY, JobStatus.CLAIMED))
+        .aggregate(
+            ready=Min("available_at", filter=Q(status=JobStatus.READY, queue__in=queues)),
+            expiry=Min("lease_expires_at", filter=Q(status=JobStatus.CLAIMED)),
+        )
+    )
+    moments = [moment for moment in (row["ready"], row["expiry"]) if moment is not None]
+    return min(moments, default=None)
 
 
 def recover_expired(*, using: str = "default") -> int:

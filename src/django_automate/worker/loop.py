@@ -18,7 +18,7 @@ from django.utils import timezone
 from django_automate import conf
 from django_automate.internal.outage import close_quietly, is_lock_conflict
 from django_automate.models import WorkerHeartbeat
-from django_automate.outbox.claim import claim_one, recover_expired
+from django_automate.outbox.claim import claim_one, next_due, recover_expired
 from django_automate.tracing.logging import log_extra
 from django_automate.worker.handlers import process
 from django_automate.worker.heartbeat import LeaseKeeper
@@ -130,7 +130,7 @@ class Worker:
         if job is None:
             if self.once:
                 return False
-            waiter.wait(conf.poll_interval(), self.stopping)
+            waiter.wait(self._idle_wait(waiter), self.stopping)
             return True
         logger.debug("Claimed job %s", job.id, extra=log_extra("claim_job", job_id=job.id, trace_id=job.trace_id))
         with LeaseKeeper(job, using=self.using, worker_id=self.id):
@@ -138,6 +138,24 @@ class Worker:
         with self._lock:
             self.processed += 1
         return True
+
+    def _idle_wait(self, waiter: Waiter) -> float:
+        """How long to wait after finding nothing to claim.
+
+        Polling: ``POLL_INTERVAL_SECONDS``. While ``LISTEN`` is up, NOTIFY wakes the worker for
+        every new job, so it only has to wake for what no one notifies: a job that becomes due
+        later (retries, delayed jobs) or a lease that expires; until the earliest of them, at most
+        ``LISTEN_POLL_SECONDS``. An idle worker then costs a fraction of a query per second.
+        """
+        if not waiter.listening:
+            return conf.poll_interval()
+        longest = max(conf.listen_poll_seconds(), conf.poll_interval())
+        due = next_due(queues=self.queues, using=self.using)
+        if due is None:
+            return longest
+        seconds = (due - timezone.now()).total_seconds()
+        # Already due but not claimed (locked by a claim in flight, lease recovery not yet run): poll.
+        return conf.poll_interval() if seconds <= 0 else min(seconds, longest)
 
     def _maybe_recover(self) -> None:
         """Every worker recovers expired leases now and then: no separate reaper to run."""

@@ -67,6 +67,11 @@ class Waiter:
             raise
         return conn
 
+    @property
+    def listening(self) -> bool:
+        """``True`` while NOTIFY can wake this waiter."""
+        return self._conn is not None
+
     def wait(self, timeout: float, stopping: threading.Event) -> None:
         if self._listening and self._conn is None and time.monotonic() >= self._retry_at:
             self._connect()

@@ -1,0 +1,55 @@
+"""Idle workers: woken by NOTIFY, by the next due job or an expiring lease, else they sleep long."""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+import time
+
+import pytest
+from django.db import connection
+from django.utils import timezone
+
+import django_automate
+from django_automate.models import JobStatus, OutboxJob
+from django_automate.outbox.claim import claim_one, next_due
+from django_automate.worker.loop import Worker
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def test_next_due_is_the_earliest_delayed_job_of_the_queues_or_expiring_lease():
+    assert next_due(queues=["default"]) is None
+    soon, later = timezone.now() + dt.timedelta(seconds=30), timezone.now() + dt.timedelta(seconds=90)
+    django_automate.emit("order.created", {})
+    OutboxJob.objects.update(available_at=later)
+    assert next_due(queues=["default"]) == later
+    assert next_due(queues=["other"]) is None
+    django_automate.emit("order.created", {})
+    OutboxJob.objects.filter(available_at__lt=later).update(available_at=timezone.now())
+    claimed = claim_one(worker_id="w", queues=["default"])
+    assert claimed is not None
+    OutboxJob.objects.filter(id=claimed.id).update(lease_expires_at=soon)
+    assert next_due(queues=["other"]) == soon  # any worker may recover an expired lease
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="LISTEN/NOTIFY exists only on PostgreSQL")
+def test_a_listening_worker_wakes_for_a_delayed_job_without_a_notify(settings):
+    settings.AUTOMATE = {**settings.AUTOMATE, "LISTEN_POLL_SECONDS": 60, "POLL_INTERVAL_SECONDS": 0.05}
+    django_automate.emit("order.created", {})
+    due = timezone.now() + dt.timedelta(seconds=1.5)
+    OutboxJob.objects.update(available_at=due)  # an UPDATE sends no NOTIFY
+    worker = Worker(install_signal_handlers=False)
+    thread = threading.Thread(target=worker.run)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 20
+        while OutboxJob.objects.filter(status=JobStatus.READY).exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        picked_up = timezone.now()
+    finally:
+        worker.stop()
+        thread.join(30)
+    assert not OutboxJob.objects.filter(status=JobStatus.READY, available_at=due).exists()
+    # Woken by the due time, not by the 60 s safety poll.
+    assert (picked_up - due).total_seconds() < 5
