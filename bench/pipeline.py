@@ -226,6 +226,10 @@ def latency(workers: Workers, seconds: float, rate: float | None, limit: int = 1
     }
 
 
+#: Seconds between the end of the previous phase and the idle window (see idle_load()).
+IDLE_SETTLE_SECONDS = 12
+
+
 def idle_load(workers: Workers, seconds: float) -> dict[str, Any]:
     """Transactions per second per idle worker, from ``pg_stat_database`` (PostgreSQL only)."""
     from django.db import connection
@@ -242,7 +246,9 @@ def idle_load(workers: Workers, seconds: float) -> dict[str, Any]:
     connection.close()
     query = "SELECT xact_commit + xact_rollback FROM pg_stat_database WHERE datname = current_database()"
     with psycopg.connect(**params, autocommit=True) as conn:
-        time.sleep(2)  # the last jobs' statistics reach pg_stat_database
+        # Backends that just went idle flush their statistics up to 10 s later (PGSTAT_IDLE_INTERVAL):
+        # wait that out, or the previous phase's transactions land in the idle window.
+        time.sleep(IDLE_SETTLE_SECONDS)
         before = conn.execute(query).fetchone()[0]  # type: ignore[index]
         time.sleep(seconds)
         after = conn.execute(query).fetchone()[0]  # type: ignore[index]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import logging
 import threading
 import time
@@ -16,6 +17,8 @@ logger = logging.getLogger(__name__)
 
 # Seconds between attempts to LISTEN again after the connection failed (server restart).
 RELISTEN_SECONDS = (0.5, 1.0, 2.0, 5.0)
+#: Pending notifications consumed at most per wake-up (bounds the drain under a constant stream).
+MAX_DRAINED = 10_000
 
 
 class Waiter:
@@ -79,8 +82,16 @@ class Waiter:
             stopping.wait(timeout)
             return
         try:
-            for _ in self._conn.notifies(timeout=timeout, stop_after=1):
-                break
+            notifications = self._conn.notifies(timeout=timeout, stop_after=1)
+            try:
+                woken = next(notifications, None)
+            finally:
+                notifications.close()  # releases the connection's lock for the drain below
+            if woken is not None:
+                # Coalesce: notifications queued while the worker was busy (one per job enqueued)
+                # are all answered by the claim that follows, not by one idle pass each.
+                for _ in itertools.islice(self._conn.notifies(timeout=0), MAX_DRAINED):
+                    pass
         except Exception as exc:
             logger.warning(
                 "LISTEN connection failed (%s); polling until it is back",
