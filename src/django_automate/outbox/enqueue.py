@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from typing import TYPE_CHECKING
 
 from django.db import connections, transaction
 from django.utils import timezone
 
 from django_automate import conf
-from django_automate.models import JobKind, OutboxJob
+from django_automate.models import JobKind, JobStatus, OutboxJob
+from django_automate.outbox.claim import ClaimedJob
 
 if TYPE_CHECKING:
     from django_automate.models import Event, ExecutionRun
@@ -51,3 +53,46 @@ def enqueue(
 
         transaction.on_commit(lambda: backends.dispatch(job.pk, backend=backend, using=using), using=using)
     return job
+
+
+def enqueue_claimed(
+    kind: JobKind,
+    *,
+    worker_id: str,
+    trace_id: str,
+    tenant: str = "",
+    run: ExecutionRun | None = None,
+    queue: str = "default",
+    using: str = "default",
+) -> ClaimedJob:
+    """Create a job already claimed by ``worker_id``, in the current transaction: a hand-off.
+
+    The worker that writes it processes it right after the commit, without a claim round
+    trip, a NOTIFY or another worker waking up. It is an ordinary claimed job with a fresh
+    lease token: if that worker dies first, the lease expires and any worker recovers it.
+    """
+    now = timezone.now()
+    token = uuid.uuid4()
+    job = OutboxJob.objects.using(using).create(
+        kind=kind,
+        tenant=tenant,
+        queue=queue,
+        run=run,
+        trace_id=trace_id,
+        available_at=now,
+        status=JobStatus.CLAIMED,
+        attempts=1,
+        lease_token=token,
+        leased_by=worker_id,
+        lease_expires_at=now + dt.timedelta(seconds=conf.lease_seconds()),
+    )
+    return ClaimedJob(
+        id=job.pk,
+        kind=kind.value,
+        lease_token=token,
+        attempts=1,
+        trace_id=trace_id,
+        tenant=tenant,
+        event_id=None,
+        run_id=run.pk if run is not None else None,
+    )

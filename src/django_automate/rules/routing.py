@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from uuid import UUID
 
 from django.db import IntegrityError, transaction
@@ -13,19 +14,36 @@ from django_automate.models import Event, EventStatus, ExecutionRun, JobKind, Ru
 from django_automate.observability import instrument
 from django_automate.outbox import lease
 from django_automate.outbox.claim import ClaimedJob
-from django_automate.outbox.enqueue import enqueue
+from django_automate.outbox.enqueue import enqueue, enqueue_claimed
 from django_automate.rules.matching import matching_rules
 from django_automate.tracing.logging import log_extra
+from django_automate.workflows.versions import get_version
 
 logger = logging.getLogger(__name__)
 
 
 #: Routing transactions tried before an IntegrityError propagates (a conflict needs a second router).
 _ATTEMPTS = 3
+#: The queue of run jobs.
+RUN_QUEUE = "default"
+
+
+@dataclass
+class Handoff:
+    """Asks routing to give the first run it creates to this worker, its job already claimed.
+
+    After the commit, ``job`` (with ``run``, ready to execute) is the worker's own: it skips a
+    claim, a NOTIFY and a wake-up, and the run's first step starts at once. The other runs of
+    the event are queued as usual, for any worker.
+    """
+
+    worker_id: str
+    job: ClaimedJob | None = None
+    run: ExecutionRun | None = None
 
 
 @instrument.route
-def route_event(job: ClaimedJob, *, using: str = "default") -> list[ExecutionRun]:
+def route_event(job: ClaimedJob, *, using: str = "default", handoff: Handoff | None = None) -> list[ExecutionRun]:
     """Match rules and create runs, atomically with completing the routing job.
 
     Several rules pointing at one workflow create one run (the highest-priority rule is
@@ -44,7 +62,7 @@ def route_event(job: ClaimedJob, *, using: str = "default") -> list[ExecutionRun
             chosen[workflow.pk] = (rule, workflow.current_version_id)
     for attempt in range(1, _ATTEMPTS + 1):
         try:
-            return _route(job, event, chosen, using, check_existing=attempt > 1)
+            return _route(job, event, chosen, using, check_existing=attempt > 1, handoff=handoff)
         except IntegrityError:
             if attempt == _ATTEMPTS:
                 raise
@@ -53,8 +71,15 @@ def route_event(job: ClaimedJob, *, using: str = "default") -> list[ExecutionRun
 
 
 def _route(
-    job: ClaimedJob, event: Event, chosen: dict[object, tuple[RuleSpec, UUID]], using: str, *, check_existing: bool
+    job: ClaimedJob,
+    event: Event,
+    chosen: dict[object, tuple[RuleSpec, UUID]],
+    using: str,
+    *,
+    check_existing: bool,
+    handoff: Handoff | None,
 ) -> list[ExecutionRun]:
+    handed: tuple[ClaimedJob, ExecutionRun] | None = None
     with transaction.atomic(using=using):
         # Completing the job first is the fence: conditional on the lease, it raises LeaseLost (rolling
         # everything back) if the lease is gone, and holds the job's row lock until the commit.
@@ -82,7 +107,21 @@ def _route(
         if created:
             ExecutionRun.objects.using(using).bulk_create(created)
         for run in created:
-            enqueue(JobKind.EXECUTE_RUN, run=run, tenant=run.tenant, trace_id=run.trace_id, using=using)
+            if handoff is not None and handed is None:
+                claimed = enqueue_claimed(
+                    JobKind.EXECUTE_RUN,
+                    worker_id=handoff.worker_id,
+                    run=run,
+                    tenant=run.tenant,
+                    trace_id=run.trace_id,
+                    queue=RUN_QUEUE,
+                    using=using,
+                )
+                handed = (claimed, run)
+            else:
+                enqueue(
+                    JobKind.EXECUTE_RUN, run=run, tenant=run.tenant, trace_id=run.trace_id, queue=RUN_QUEUE, using=using
+                )
             logger.info(
                 "Rule %s matched; run %s created",
                 run.rule.name if run.rule else "",
@@ -92,4 +131,9 @@ def _route(
         Event.objects.using(using).filter(id=event.id).update(
             status=EventStatus.ROUTED if chosen else EventStatus.UNMATCHED, routed_at=timezone.now()
         )
+    if handoff is not None and handed is not None:
+        # Only once committed (or part of the caller's transaction): the job is the worker's.
+        handoff.job, handoff.run = handed
+        # What the executor reads of the run comes from memory: its event, workflow and (immutable) version.
+        handoff.run.workflow_version = get_version(handoff.run.workflow_version_id, using=using)
     return created

@@ -24,19 +24,27 @@ logger = logging.getLogger(__name__)
 
 
 @instrument.run
-def execute_run(job: ClaimedJob, *, using: str = "default", stopping: threading.Event | None = None) -> str:
+def execute_run(
+    job: ClaimedJob,
+    *,
+    using: str = "default",
+    stopping: threading.Event | None = None,
+    run: ExecutionRun | None = None,
+) -> str:
     """Advance the job's run as far as it can go now; return the run's status afterwards.
 
     When ``stopping`` is set (graceful shutdown) the job is released after the current step.
+    ``run`` is the job's run as routing just created it (a hand-off), else it is loaded.
     """
     if job.run_id is None:
         raise exceptions.ValidationError("An execute_run job needs a run.", details={"job_id": job.id})
-    run = (
-        ExecutionRun.objects.using(using)
-        .select_related("event", "workflow", "workflow_version")
-        .annotate(automate_has_budgets=budgets.presence())
-        .get(id=job.run_id)
-    )
+    if run is None or run.pk != job.run_id:
+        run = (
+            ExecutionRun.objects.using(using)
+            .select_related("event", "workflow", "workflow_version")
+            .annotate(automate_has_budgets=budgets.presence())
+            .get(id=job.run_id)
+        )
     with context.bind(run_id=run.id, event_id=run.event_id, tenant=run.tenant):
         if run.status in states.TERMINAL:
             lease.complete(job, using=using)

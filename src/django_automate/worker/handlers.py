@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from typing import TYPE_CHECKING
 
 from django.db import DatabaseError, InterfaceError, transaction
 
@@ -14,23 +15,38 @@ from django_automate.outbox.claim import ClaimedJob
 from django_automate.tracing import context
 from django_automate.tracing.logging import log_extra
 
+if TYPE_CHECKING:
+    from django_automate.models import ExecutionRun
+    from django_automate.rules.routing import Handoff
+
 logger = logging.getLogger(__name__)
 
 # Claims of one job that may end in an unexpected exception before it is dead-lettered.
 MAX_CRASHES = 5
 
 
-def process(job: ClaimedJob, *, using: str = "default", stopping: threading.Event | None = None) -> None:
-    """Run a claimed job. A lost lease discards the work; other failures release it for a retry."""
+def process(
+    job: ClaimedJob,
+    *,
+    using: str = "default",
+    stopping: threading.Event | None = None,
+    handoff: Handoff | None = None,
+    run: ExecutionRun | None = None,
+) -> None:
+    """Run a claimed job. A lost lease discards the work; other failures release it for a retry.
+
+    With ``handoff``, routing gives the worker one run it creates (see
+    :class:`~django_automate.rules.routing.Handoff`); ``run`` is that run, loaded, for its job.
+    """
     from django_automate.rules.routing import route_event
     from django_automate.runs.executor import execute_run
 
     with context.bind(trace_id=job.trace_id, job_id=job.id, tenant=job.tenant):
         try:
             if job.kind == JobKind.ROUTE_EVENT:
-                route_event(job, using=using)
+                route_event(job, using=using, handoff=handoff)
             elif job.kind == JobKind.EXECUTE_RUN:
-                execute_run(job, using=using, stopping=stopping)
+                execute_run(job, using=using, stopping=stopping, run=run)
             else:
                 with transaction.atomic(using=using):
                     lease.dead_letter(job, {"code": "unknown_job_kind", "message": job.kind}, using=using)

@@ -19,6 +19,7 @@ from django_automate import conf
 from django_automate.internal.outage import close_quietly, is_lock_conflict
 from django_automate.models import WorkerHeartbeat
 from django_automate.outbox.claim import claim_one, next_due, recover_expired
+from django_automate.rules.routing import RUN_QUEUE, Handoff
 from django_automate.tracing.logging import log_extra
 from django_automate.worker.handlers import process
 from django_automate.worker.heartbeat import LeaseKeeper
@@ -133,11 +134,20 @@ class Worker:
             waiter.wait(self._idle_wait(waiter), self.stopping)
             return True
         logger.debug("Claimed job %s", job.id, extra=log_extra("claim_job", job_id=job.id, trace_id=job.trace_id))
+        handoff: Handoff | None = Handoff(self.id) if RUN_QUEUE in self.queues else None
         with LeaseKeeper(job, using=self.using, worker_id=self.id):
-            process(job, using=self.using, stopping=self.stopping)
+            process(job, using=self.using, stopping=self.stopping, handoff=handoff)
+        self._count()
+        if handoff is not None and handoff.job is not None:
+            # Routing gave this worker the run it created: execute it now, no claim needed.
+            with LeaseKeeper(handoff.job, using=self.using, worker_id=self.id):
+                process(handoff.job, using=self.using, stopping=self.stopping, run=handoff.run)
+            self._count()
+        return True
+
+    def _count(self) -> None:
         with self._lock:
             self.processed += 1
-        return True
 
     def _idle_wait(self, waiter: Waiter) -> float:
         """How long to wait after finding nothing to claim.
