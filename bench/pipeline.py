@@ -143,8 +143,8 @@ def emit_batch(event_type: str, count: int) -> None:
             django_automate.emit(event_type, {"n": n})
 
 
-def throughput(workers: Workers, events: int, warmup: int = 20) -> dict[str, Any]:
-    """Executions per second: ``events`` committed in one transaction, then drained by ``workers``.
+def throughput(workers: Workers, events: int, warmup: int = 20, steps: int = 1) -> dict[str, Any]:
+    """Executions per second of a ``steps``-step workflow: ``events`` committed in one transaction, then drained.
 
     ``warmup`` events to another workflow go first (connections, caches, the rule index), so the
     clock starts on warm workers, as it does for Procrastinate's.
@@ -157,10 +157,11 @@ def throughput(workers: Workers, events: int, warmup: int = 20) -> dict[str, Any
     from django_automate.models import ExecutionRun
 
     count = len(workers.processes)
-    event_type = f"bench.noop.w{count}"
-    flow = workflow(f"noop-w{count}", 1, event_type)
-    warm = workflow(f"warm-w{count}", 1, f"bench.warm.w{count}")
-    emit_batch(f"bench.warm.w{count}", warmup)
+    name = f"w{count}" if steps == 1 else f"w{count}-s{steps}"
+    event_type = f"bench.noop.{name}"
+    flow = workflow(f"noop-{name}", steps, event_type)
+    warm = workflow(f"warm-{name}", steps, f"bench.warm.{name}")
+    emit_batch(f"bench.warm.{name}", warmup)
     wait_succeeded(warm, warmup, timeout=300, workers=workers)
     with transaction.atomic():
         for n in range(events):
@@ -169,7 +170,13 @@ def throughput(workers: Workers, events: int, warmup: int = 20) -> dict[str, Any
     wait_succeeded(flow, events, timeout=600, workers=workers)
     last = ExecutionRun.objects.filter(workflow=flow).aggregate(last=Max("finished_at"))["last"]
     seconds = (last - committed).total_seconds()
-    return {"workers": count, "events": events, "seconds": round(seconds, 2), "per_second": events / seconds}
+    return {
+        "workers": count,
+        "steps": steps,
+        "events": events,
+        "seconds": round(seconds, 2),
+        "per_second": events / seconds,
+    }
 
 
 def latency(workers: Workers, seconds: float, rate: float | None, limit: int = 1000) -> dict[str, Any]:

@@ -74,8 +74,10 @@ def pipeline_lines(result: dict[str, Any]) -> list[str]:
     return table(header, rows)
 
 
-def latency_lines(latency: dict[str, Any]) -> list[str]:
+def latency_lines(latency: dict[str, Any], maximum: dict[str, Any] | None = None) -> list[str]:
     sent = "" if latency["mode"] == "one at a time" else f" (sent {latency['rate_sent']}/s)"
+    if maximum is not None and latency["mode"] != "one at a time":
+        sent += f", half the 3-step maximum of {fmt(maximum['per_second'])}/s"
     title = f"3-step workflow, {latency['webhooks']} webhooks, {latency['mode']}{sent}, {latency['workers']} workers"
     labels = {
         "webhook_response": "`POST` answered (202), test client",
@@ -112,7 +114,7 @@ def lines(result: dict[str, Any]) -> list[str]:
     if result.get("experiment_claim_index"):
         out += ["Experiment: automate_outboxjob has an extra index in the claim's order.", ""]
     out += [*ingest_lines(result["ingest"]), "", *claim_lines(result["claim_complete_jobs_per_second"]), ""]
-    out += [*pipeline_lines(result), "", *latency_lines(result["latency"]), ""]
+    out += [*pipeline_lines(result), "", *latency_lines(result["latency"], result.get("throughput_3step")), ""]
     if result.get("latency_serial"):
         out += [*latency_lines(result["latency_serial"]), ""]
     idle = result["idle"]

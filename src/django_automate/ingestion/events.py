@@ -7,12 +7,13 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from django.db import IntegrityError, router, transaction
+from django.db import IntegrityError, connections, router, transaction
 
 from django_automate import exceptions
 from django_automate.internal.jsonutil import canonical_json, sha256_hex
 from django_automate.models import Event, JobKind, WebhookEndpoint
-from django_automate.outbox.enqueue import enqueue
+from django_automate.outbox import combined
+from django_automate.outbox.enqueue import enqueue, new_job
 from django_automate.tracing.logging import log_extra
 
 logger = logging.getLogger(__name__)
@@ -69,20 +70,19 @@ def record_event(
         raise exceptions.ValidationError(
             f"Idempotency keys must be 1 to {MAX_KEY_LENGTH} characters.", details={"field": "idempotency_key"}
         )
+    event = Event(
+        tenant=tenant,
+        source=source,
+        type=type,
+        idempotency_key=idempotency_key,
+        body_sha256=body_sha256,
+        payload=payload,
+        headers=headers or {},
+        trace_id=trace_id,
+        endpoint=endpoint,
+    )
     try:
-        with transaction.atomic(using=alias):
-            event = Event.objects.using(alias).create(
-                tenant=tenant,
-                source=source,
-                type=type,
-                idempotency_key=idempotency_key,
-                body_sha256=body_sha256,
-                payload=payload,
-                headers=headers or {},
-                trace_id=trace_id,
-                endpoint=endpoint,
-            )
-            enqueue(JobKind.ROUTE_EVENT, event=event, tenant=tenant, trace_id=trace_id, using=alias)
+        _store(event, alias)
     except IntegrityError:
         existing = (
             Event.objects.using(alias).filter(tenant=tenant, source=source, idempotency_key=idempotency_key).first()
@@ -97,3 +97,19 @@ def record_event(
         return Recorded(existing, duplicate=True)
     logger.info("Recorded event %s (%s)", event.id, event.type, extra=log_extra("record_event", event_id=event.id))
     return Recorded(event, duplicate=False)
+
+
+def _store(event: Event, alias: str) -> None:
+    """Insert the event and its routing job: one statement on PostgreSQL, else a transaction of their own."""
+    connection = connections[alias]
+    if combined.available(Event, alias):
+        job = new_job(JobKind.ROUTE_EVENT, event=event, tenant=event.tenant, trace_id=event.trace_id)
+        if connection.in_atomic_block:
+            with transaction.atomic(using=alias):  # a savepoint: a duplicate leaves the caller's transaction usable
+                combined.insert_with_job(event, job, using=alias)
+        else:
+            combined.insert_with_job(event, job, using=alias)  # autocommit: the statement is its own transaction
+        return
+    with transaction.atomic(using=alias):
+        event.save(using=alias, force_insert=True)
+        enqueue(JobKind.ROUTE_EVENT, event=event, tenant=event.tenant, trace_id=event.trace_id, using=alias)

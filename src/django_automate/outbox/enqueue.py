@@ -12,11 +12,10 @@ from django.utils import timezone
 from django_automate import conf
 from django_automate.models import JobKind, JobStatus, OutboxJob
 from django_automate.outbox.claim import ClaimedJob
+from django_automate.outbox.combined import NOTIFY_CHANNEL
 
 if TYPE_CHECKING:
     from django_automate.models import Event, ExecutionRun
-
-NOTIFY_CHANNEL = "automate_jobs"
 
 
 def enqueue(
@@ -32,16 +31,17 @@ def enqueue(
     using: str = "default",
 ) -> OutboxJob:
     """Create a job in the current transaction of ``using``; it becomes visible when that commits."""
-    job = OutboxJob.objects.using(using).create(
-        kind=kind,
+    job = new_job(
+        kind,
+        trace_id=trace_id,
         tenant=tenant,
-        queue=queue,
-        priority=priority,
         event=event,
         run=run,
-        trace_id=trace_id,
-        available_at=available_at or timezone.now(),
+        queue=queue,
+        priority=priority,
+        available_at=available_at,
     )
+    job.save(using=using, force_insert=True)
     connection = connections[using]
     if connection.vendor == "postgresql":
         # NOTIFY is transactional: listeners hear it only if the job commits.
@@ -53,6 +53,30 @@ def enqueue(
 
         transaction.on_commit(lambda: backends.dispatch(job.pk, backend=backend, using=using), using=using)
     return job
+
+
+def new_job(
+    kind: JobKind,
+    *,
+    trace_id: str,
+    tenant: str = "",
+    event: Event | None = None,
+    run: ExecutionRun | None = None,
+    queue: str = "default",
+    priority: int = 0,
+    available_at: dt.datetime | None = None,
+) -> OutboxJob:
+    """A ready job, not saved yet."""
+    return OutboxJob(
+        kind=kind,
+        tenant=tenant,
+        queue=queue,
+        priority=priority,
+        event=event,
+        run=run,
+        trace_id=trace_id,
+        available_at=available_at or timezone.now(),
+    )
 
 
 def enqueue_claimed(

@@ -15,6 +15,7 @@ from django_automate.observability import instrument
 from django_automate.outbox import lease
 from django_automate.outbox.claim import ClaimedJob
 from django_automate.outbox.enqueue import enqueue, enqueue_claimed
+from django_automate.policy import budgets
 from django_automate.rules.matching import matching_rules
 from django_automate.tracing.logging import log_extra
 from django_automate.workflows.versions import get_version
@@ -54,7 +55,11 @@ def route_event(job: ClaimedJob, *, using: str = "default", handoff: Handoff | N
     """
     if job.event_id is None:
         raise exceptions.ValidationError("A route_event job needs an event.", details={"job_id": job.id})
-    event = Event.objects.using(using).get(id=job.event_id)
+    events = Event.objects.using(using)
+    if handoff is not None:
+        # Read with the event, so a handed-off run of a tenant without budgets costs no budget query.
+        events = events.annotate(automate_has_budgets=budgets.presence())
+    event = events.get(id=job.event_id)
     chosen: dict[object, tuple[RuleSpec, UUID]] = {}  # workflow -> its highest-priority rule, current version
     for rule in matching_rules(event, using=using):
         workflow = rule.workflow
@@ -136,4 +141,5 @@ def _route(
         handoff.job, handoff.run = handed
         # What the executor reads of the run comes from memory: its event, workflow and (immutable) version.
         handoff.run.workflow_version = get_version(handoff.run.workflow_version_id, using=using)
+        handoff.run.automate_has_budgets = event.automate_has_budgets  # type: ignore[attr-defined]
     return created

@@ -1,0 +1,64 @@
+"""PostgreSQL: a row and the job that refers to it, written by one statement with their NOTIFY.
+
+``WITH row AS (INSERT …), job AS (INSERT … RETURNING id) SELECT id, pg_notify(…) FROM job``
+is one round trip, and outside a transaction its own (implicit) one: storing an event and its
+routing job costs one statement where ``create()`` + ``create()`` + NOTIFY in a transaction
+costs five (BEGIN and COMMIT included). Both rows go in or neither: a duplicate key fails the
+whole statement with the same IntegrityError as before. The SQL comes from Django's own insert
+compiler, so every field is prepared exactly as ``save()`` prepares it.
+"""
+
+from __future__ import annotations
+
+from django.db import connections
+from django.db.models import Model
+from django.db.models.signals import post_save, pre_save
+from django.db.models.sql import InsertQuery
+
+from django_automate import conf
+from django_automate.models import OutboxJob
+
+NOTIFY_CHANNEL = "automate_jobs"
+
+
+def available(model: type[Model], using: str) -> bool:
+    """Whether :func:`insert_with_job` may replace ``save()`` here.
+
+    Only on PostgreSQL, with the database backend (other backends hand the job over on commit),
+    and when no ``pre_save``/``post_save`` receiver listens to either model (one statement sends none).
+    """
+    return (
+        connections[using].vendor == "postgresql"
+        and conf.execution_backend() == "database"
+        and not any(signal.has_listeners(sender) for signal in (pre_save, post_save) for sender in (model, OutboxJob))
+    )
+
+
+def insert_with_job(row: Model, job: OutboxJob, *, using: str) -> None:
+    """Insert ``row`` (primary key already set) and ``job``, and notify the workers, in one statement."""
+    row_sql, row_params = _insert(row, using)
+    job_sql, job_params = _insert(job, using)
+    sql = (
+        f"WITH automate_row AS ({row_sql}), automate_job AS ({job_sql} RETURNING id) "
+        "SELECT id, pg_notify(%s, %s) FROM automate_job"
+    )
+    with connections[using].cursor() as cursor:
+        cursor.execute(sql, [*row_params, *job_params, NOTIFY_CHANNEL, job.queue])
+        job.pk = cursor.fetchone()[0]
+    for saved in (row, job):
+        saved._state.adding = False
+        saved._state.db = using
+
+
+def _insert(obj: Model, using: str) -> tuple[str, tuple[object, ...]]:
+    """The ``INSERT`` that ``obj.save()`` would run (auto fields left to the database), with its parameters."""
+    meta = obj._meta
+    fields = [
+        field
+        for field in meta.local_concrete_fields
+        if not (field is meta.auto_field and obj.pk is None) and not getattr(field, "generated", False)
+    ]
+    query = InsertQuery(type(obj))
+    query.insert_values(fields, [obj])
+    [(sql, params)] = query.get_compiler(using=using).as_sql()
+    return sql, tuple(params)
