@@ -10,6 +10,8 @@ compiler, so every field is prepared exactly as ``save()`` prepares it.
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.db import connections
 from django.db.models import Model
 from django.db.models.signals import post_save, pre_save
@@ -43,14 +45,15 @@ def insert_with_job(row: Model, job: OutboxJob, *, using: str) -> None:
         "SELECT id, pg_notify(%s, %s) FROM automate_job"
     )
     with connections[using].cursor() as cursor:
-        cursor.execute(sql, [*row_params, *job_params, NOTIFY_CHANNEL, job.queue])
+        params: list[Any] = [*row_params, *job_params, NOTIFY_CHANNEL, job.queue]
+        cursor.execute(sql, params)
         job.pk = cursor.fetchone()[0]
     for saved in (row, job):
         saved._state.adding = False
         saved._state.db = using
 
 
-def _insert(obj: Model, using: str) -> tuple[str, tuple[object, ...]]:
+def _insert(obj: Model, using: str) -> tuple[str, list[Any]]:
     """The ``INSERT`` that ``obj.save()`` would run (auto fields left to the database), with its parameters."""
     meta = obj._meta
     fields = [
@@ -61,4 +64,4 @@ def _insert(obj: Model, using: str) -> tuple[str, tuple[object, ...]]:
     query = InsertQuery(type(obj))
     query.insert_values(fields, [obj])
     [(sql, params)] = query.get_compiler(using=using).as_sql()
-    return sql, tuple(params)
+    return sql, list(params)
