@@ -15,9 +15,9 @@ from typing import Any
 from django.db import connections
 from django.db.models import Model
 from django.db.models.signals import post_save, pre_save
-from django.db.models.sql import InsertQuery
 
 from django_automate import conf
+from django_automate.internal import sql
 from django_automate.models import OutboxJob
 
 NOTIFY_CHANNEL = "automate_jobs"
@@ -38,30 +38,16 @@ def available(model: type[Model], using: str) -> bool:
 
 def insert_with_job(row: Model, job: OutboxJob, *, using: str) -> None:
     """Insert ``row`` (primary key already set) and ``job``, and notify the workers, in one statement."""
-    row_sql, row_params = _insert(row, using)
-    job_sql, job_params = _insert(job, using)
-    sql = (
+    row_sql, row_params = sql.insert_sql(row, using)
+    job_sql, job_params = sql.insert_sql(job, using)
+    statement = (
         f"WITH automate_row AS ({row_sql}), automate_job AS ({job_sql} RETURNING id) "
         "SELECT id, pg_notify(%s, %s) FROM automate_job"
     )
     with connections[using].cursor() as cursor:
         params: list[Any] = [*row_params, *job_params, NOTIFY_CHANNEL, job.queue]
-        cursor.execute(sql, params)
+        cursor.execute(statement, params)
         job.pk = cursor.fetchone()[0]
     for saved in (row, job):
         saved._state.adding = False
         saved._state.db = using
-
-
-def _insert(obj: Model, using: str) -> tuple[str, list[Any]]:
-    """The ``INSERT`` that ``obj.save()`` would run (auto fields left to the database), with its parameters."""
-    meta = obj._meta
-    fields = [
-        field
-        for field in meta.local_concrete_fields
-        if not (field is meta.auto_field and obj.pk is None) and not getattr(field, "generated", False)
-    ]
-    query = InsertQuery(type(obj))
-    query.insert_values(fields, [obj])
-    [(sql, params)] = query.get_compiler(using=using).as_sql()
-    return sql, list(params)

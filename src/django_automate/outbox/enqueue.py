@@ -10,6 +10,7 @@ from django.db import connections, transaction
 from django.utils import timezone
 
 from django_automate import conf
+from django_automate.internal import sql
 from django_automate.models import JobKind, JobStatus, OutboxJob
 from django_automate.outbox.claim import ClaimedJob
 from django_automate.outbox.combined import NOTIFY_CHANNEL
@@ -41,7 +42,7 @@ def enqueue(
         priority=priority,
         available_at=available_at,
     )
-    job.save(using=using, force_insert=True)
+    sql.insert(job, using)
     connection = connections[using]
     if connection.vendor == "postgresql":
         # NOTIFY is transactional: listeners hear it only if the job commits.
@@ -97,7 +98,7 @@ def enqueue_claimed(
     """
     now = timezone.now()
     token = uuid.uuid4()
-    job = OutboxJob.objects.using(using).create(
+    job = OutboxJob(
         kind=kind,
         tenant=tenant,
         queue=queue,
@@ -110,6 +111,7 @@ def enqueue_claimed(
         leased_by=worker_id,
         lease_expires_at=now + dt.timedelta(seconds=conf.lease_seconds()),
     )
+    sql.insert(job, using)
     return ClaimedJob(
         id=job.pk,
         kind=kind.value,

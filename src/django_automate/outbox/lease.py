@@ -11,22 +11,23 @@ from typing import Any
 from django.utils import timezone
 
 from django_automate import conf, exceptions
+from django_automate.internal import sql
 from django_automate.models import JobStatus, OutboxJob
 from django_automate.outbox.claim import ClaimedJob
 
 
-def _held(job: ClaimedJob, using: str):  # type: ignore[no-untyped-def]
-    return OutboxJob.objects.using(using).filter(
-        id=job.id, lease_token=job.lease_token, status=JobStatus.CLAIMED, lease_expires_at__gt=timezone.now()
-    )
+def _held_update(job: ClaimedJob, using: str, values: dict[str, Any]) -> int:
+    """Update the job if this worker still holds its lease (same token, claimed, unexpired); rows changed."""
+    where = {"id": job.id, "lease_token": job.lease_token, "status": JobStatus.CLAIMED}
+    where["lease_expires_at__gt"] = timezone.now()
+    return sql.update(OutboxJob, using, where, values)
 
 
 def heartbeat(job: ClaimedJob, *, using: str = "default") -> bool:
     """Extend the lease; ``False`` means the lease is lost and the worker must stop writing."""
     now = timezone.now()
-    return bool(
-        _held(job, using).update(lease_expires_at=now + dt.timedelta(seconds=conf.lease_seconds()), updated_at=now)
-    )
+    lease_until = now + dt.timedelta(seconds=conf.lease_seconds())
+    return bool(_held_update(job, using, {"lease_expires_at": lease_until, "updated_at": now}))
 
 
 def fence(job: ClaimedJob, *, using: str = "default") -> None:
@@ -41,7 +42,7 @@ def fence(job: ClaimedJob, *, using: str = "default") -> None:
 
 def _finish(job: ClaimedJob, using: str, **values: Any) -> None:
     now = timezone.now()
-    updated = _held(job, using).update(lease_token=None, lease_expires_at=None, updated_at=now, **values)
+    updated = _held_update(job, using, {"lease_token": None, "lease_expires_at": None, "updated_at": now, **values})
     if not updated:
         raise exceptions.LeaseLost(details={"job_id": job.id})
 
@@ -64,8 +65,11 @@ def reschedule(
 def release(job: ClaimedJob, *, using: str = "default") -> bool:
     """Give the job back untouched (graceful shutdown); ``False`` if it was no longer ours."""
     now = timezone.now()
-    return bool(
-        _held(job, using).update(
-            status=JobStatus.READY, lease_token=None, lease_expires_at=None, leased_by="", updated_at=now
-        )
-    )
+    values = {
+        "status": JobStatus.READY,
+        "lease_token": None,
+        "lease_expires_at": None,
+        "leased_by": "",
+        "updated_at": now,
+    }
+    return bool(_held_update(job, using, values))

@@ -10,6 +10,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from django_automate import exceptions
+from django_automate.internal import sql
 from django_automate.models import Event, EventStatus, ExecutionRun, JobKind, RuleSpec
 from django_automate.observability import instrument
 from django_automate.outbox import lease
@@ -133,9 +134,8 @@ def _route(
                 run.id,
                 extra=log_extra("run_created", rule_id=run.rule_id, run_id=run.id),
             )
-        Event.objects.using(using).filter(id=event.id).update(
-            status=EventStatus.ROUTED if chosen else EventStatus.UNMATCHED, routed_at=timezone.now()
-        )
+        status = EventStatus.ROUTED if chosen else EventStatus.UNMATCHED
+        sql.update(Event, using, {"id": event.id}, {"status": status, "routed_at": timezone.now()})
     if handoff is not None and handed is not None:
         # Only once committed (or part of the caller's transaction): the job is the worker's.
         handoff.job, handoff.run = handed

@@ -7,6 +7,7 @@ from typing import Any
 from django.utils import timezone
 
 from django_automate import exceptions
+from django_automate.internal import sql
 from django_automate.models import ExecutionRun, RunStatus, StepRun, StepStatus
 
 RUN_TRANSITIONS: dict[str, frozenset[str]] = {
@@ -27,7 +28,7 @@ def transition(run: ExecutionRun, to: str, *, using: str = "default", **values: 
         values.setdefault("started_at", now)
     if to in TERMINAL:
         values.setdefault("finished_at", now)
-    updated = ExecutionRun.objects.using(using).filter(pk=run.pk, status__in=sources).update(status=to, **values)
+    updated = sql.update(ExecutionRun, using, {"id": run.pk, "status__in": sources}, {"status": to, **values})
     if not updated:
         current = ExecutionRun.objects.using(using).values_list("status", flat=True).get(pk=run.pk)
         raise exceptions.IllegalTransition(
@@ -55,7 +56,7 @@ def close_step(step_run: StepRun, to: str, *, using: str = "default", **values: 
     values.setdefault("finished_at", timezone.now())
     if to == StepStatus.SUCCEEDED:
         values["success_guard"] = True
-    updated = StepRun.objects.using(using).filter(pk=step_run.pk, status__in=sources).update(status=to, **values)
+    updated = sql.update(StepRun, using, {"id": step_run.pk, "status__in": sources}, {"status": to, **values})
     if not updated:
         raise exceptions.IllegalTransition(
             f"A step attempt cannot go to {to} from its current state.",

@@ -16,6 +16,7 @@ from django.utils import timezone
 from django_automate import conf, exceptions
 from django_automate.connectors.base import ConnectorContext, RetryableError
 from django_automate.connectors.registry import get_connector
+from django_automate.internal import sql
 from django_automate.models import Budget, ExecutionRun, RunStatus, StepRun, StepStatus
 from django_automate.observability import instrument
 from django_automate.outbox import lease
@@ -118,7 +119,7 @@ def _record(call: StepCall, attempt: int, status: str, **values: Any) -> StepRun
     with transaction.atomic(using=call.using):
         lease.fence(call.job, using=call.using)
         start_run(call.run, using=call.using)
-        return StepRun.objects.using(call.using).create(
+        step_run = StepRun(
             tenant=call.run.tenant,
             run=call.run,
             step_id=call.step_id,
@@ -134,6 +135,8 @@ def _record(call: StepCall, attempt: int, status: str, **values: Any) -> StepRun
             success_guard=True if status == StepStatus.SUCCEEDED else None,
             **values,
         )
+        sql.insert(step_run, call.using)
+        return step_run
 
 
 @instrument.step

@@ -1,0 +1,124 @@
+"""The execution plane's hot statements, without the ORM's per-call query building.
+
+Building a query with the ORM costs about 0.3 ms of CPU per statement (``bench/hotspots.py``),
+as much as the statement's round trip: with a dozen writes per event, the worker spent more
+time composing SQL than waiting for the database. These helpers write the same SQL for the
+simple shapes the worker repeats (an ``UPDATE`` by primary key with equality, ``IN`` and
+``>`` conditions; a one-row ``INSERT``), build its text once per shape and prepare every value
+with its field's own ``get_db_prep_save``/``get_db_prep_value``, exactly as the ORM does:
+JSON, UUIDs and datetimes are stored identically on every backend.
+
+They send no model signals: :func:`insert` falls back to ``save()`` when a ``pre_save`` or
+``post_save`` receiver listens to the model.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from django.db import connections
+from django.db.models import Field, Model
+from django.db.models.options import Options
+from django.db.models.signals import post_save, pre_save
+from django.db.models.sql import InsertQuery
+
+#: ``field__op`` suffixes that :func:`update` understands.
+_OPERATORS = {"": "=", "gt": ">", "lt": "<", "in": "IN"}
+
+_texts: dict[tuple[Any, ...], str] = {}
+_lock = threading.Lock()
+
+
+def update(model: type[Model], using: str, where: dict[str, Any], values: dict[str, Any]) -> int:
+    """``model.objects.using(using).filter(**where).update(**values)`` for plain values; rows matched.
+
+    ``where`` keys are ``field`` (equality), ``field__gt``, ``field__lt`` or ``field__in`` (a
+    non-empty tuple or list). ``values`` are plain values, no expressions.
+    """
+    connection = connections[using]
+    meta = model._meta
+    conditions = []
+    for key, value in where.items():
+        name, _, op = key.partition("__")
+        conditions.append((name, op, len(value) if op == "in" else 0))
+    shape = ("update", model, connection.vendor, tuple(values), tuple(conditions))
+    text = _texts.get(shape)
+    if text is None:
+        quote = connection.ops.quote_name
+        assignments = ", ".join(f"{quote(_column(meta, name))} = %s" for name in values)
+        tests = []
+        for name, op, count in conditions:
+            column = quote(_column(meta, name))
+            operator = _OPERATORS[op]
+            placeholder = f"({', '.join(['%s'] * count)})" if op == "in" else "%s"
+            tests.append(f"{column} {operator} {placeholder}")
+        text = f"UPDATE {quote(meta.db_table)} SET {assignments} WHERE {' AND '.join(tests)}"
+        with _lock:
+            _texts[shape] = text
+    params: list[Any] = [_field(meta, name).get_db_prep_save(value, connection) for name, value in values.items()]
+    for key, value in where.items():
+        field = _field(meta, key.partition("__")[0])
+        if key.endswith("__in"):
+            params.extend(field.get_db_prep_value(item, connection, prepared=False) for item in value)
+        else:
+            params.append(field.get_db_prep_value(value, connection, prepared=False))
+    with connection.cursor() as cursor:
+        cursor.execute(text, params)
+        return int(cursor.rowcount)
+
+
+def insert(obj: Model, using: str) -> None:
+    """``obj.save(using=using, force_insert=True)`` in one statement; an auto primary key is read back."""
+    model = type(obj)
+    if pre_save.has_listeners(model) or post_save.has_listeners(model):
+        obj.save(using=using, force_insert=True)
+        return
+    connection = connections[using]
+    meta = obj._meta
+    sql, params = insert_sql(obj, using)
+    with connection.cursor() as cursor:
+        if meta.auto_field is None or obj.pk is not None:
+            cursor.execute(sql, params)
+        elif connection.vendor == "postgresql":
+            cursor.execute(f"{sql} RETURNING {connection.ops.quote_name(_column(meta, meta.pk.name))}", params)
+            obj.pk = cursor.fetchone()[0]
+        else:
+            cursor.execute(sql, params)
+            obj.pk = cursor.lastrowid  # MySQL/MariaDB and SQLite report the generated key
+    obj._state.adding = False
+    obj._state.db = using
+
+
+def insert_sql(obj: Model, using: str) -> tuple[str, list[Any]]:
+    """The ``INSERT`` that ``obj.save()`` would run (an unset auto primary key left to the database), with its values.
+
+    Each field's ``pre_save`` runs (``auto_now_add`` and the like), as in ``save()``.
+    """
+    connection = connections[using]
+    meta = obj._meta
+    fields = [
+        field
+        for field in meta.local_concrete_fields
+        if not (field is meta.auto_field and obj.pk is None) and not getattr(field, "generated", False)
+    ]
+    shape = ("insert", type(obj), connection.vendor, tuple(field.attname for field in fields))
+    text = _texts.get(shape)
+    if text is None:
+        query = InsertQuery(type(obj))
+        query.insert_values(fields, [obj])
+        [(text, params)] = query.get_compiler(using=using).as_sql()
+        with _lock:
+            _texts[shape] = text
+        return text, list(params)
+    return text, [field.get_db_prep_save(field.pre_save(obj, True), connection) for field in fields]
+
+
+def _field(meta: Options[Any], name: str) -> Field[Any, Any]:
+    field = meta.get_field(name)
+    assert isinstance(field, Field), name
+    return field
+
+
+def _column(meta: Options[Any], name: str) -> str:
+    return str(_field(meta, name).column)
