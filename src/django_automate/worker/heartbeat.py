@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
+import time
+from collections.abc import Iterator
 from types import TracebackType
 
 from django.db import DatabaseError, InterfaceError
@@ -59,4 +62,76 @@ class LeaseKeeper:
                     self.lost.set()
                     return
         finally:
+            close_quietly(self.using)
+
+
+class LeaseHeartbeat:
+    """One long-lived thread per worker thread that extends the lease of whichever job it holds.
+
+    The same beats as :class:`LeaseKeeper` (every ``HEARTBEAT_SECONDS`` of one job, the
+    worker's ``WorkerHeartbeat`` row refreshed with each), without starting and joining a
+    thread for every job. The thread's database connection is closed whenever it goes idle.
+    """
+
+    def __init__(self, *, using: str = "default", worker_id: str | None = None) -> None:
+        self.using = using
+        self.worker_id = worker_id
+        self._changed = threading.Condition()
+        self._job: ClaimedJob | None = None
+        self._due = 0.0
+        self._closed = False
+        self._thread: threading.Thread | None = None
+
+    @contextlib.contextmanager
+    def holding(self, job: ClaimedJob) -> Iterator[None]:
+        """Keep ``job``'s lease alive while the block runs."""
+        with self._changed:
+            self._job = job
+            self._due = time.monotonic() + conf.heartbeat_seconds()
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="automate-lease", daemon=True)
+                self._thread.start()
+            self._changed.notify()
+        try:
+            yield
+        finally:
+            with self._changed:
+                self._job = None
+
+    def close(self) -> None:
+        with self._changed:
+            self._closed = True
+            self._changed.notify()
+        if self._thread is not None:
+            self._thread.join()
+
+    def _run(self) -> None:
+        connected = False
+        try:
+            while True:
+                with self._changed:
+                    while not self._closed and (self._job is None or time.monotonic() < self._due):
+                        if self._job is None and connected:
+                            break  # idle: close the connection first (outside the lock)
+                        self._changed.wait(None if self._job is None else self._due - time.monotonic())
+                    if self._closed:
+                        return
+                    job = self._job
+                    if job is not None:
+                        self._due = time.monotonic() + conf.heartbeat_seconds()
+                if job is None:
+                    close_quietly(self.using)
+                    connected = False
+                    continue
+                self._beat(job)
+                connected = True
+        finally:
+            close_quietly(self.using)
+
+    def _beat(self, job: ClaimedJob) -> None:
+        try:
+            if lease.heartbeat(job, using=self.using) and self.worker_id is not None:
+                WorkerHeartbeat.objects.using(self.using).filter(id=self.worker_id).update(last_seen_at=timezone.now())
+        except (DatabaseError, InterfaceError):
+            # Unreachable for now (server restarting): try again next beat, while the lease may still be ours.
             close_quietly(self.using)

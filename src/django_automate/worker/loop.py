@@ -20,9 +20,10 @@ from django_automate.internal.outage import close_quietly, is_lock_conflict
 from django_automate.models import WorkerHeartbeat
 from django_automate.outbox.claim import claim_one, next_due, recover_expired
 from django_automate.rules.routing import RUN_QUEUE, Handoff
+from django_automate.runs.deadline import stop_runner
 from django_automate.tracing.logging import log_extra
 from django_automate.worker.handlers import process
-from django_automate.worker.heartbeat import LeaseKeeper
+from django_automate.worker.heartbeat import LeaseHeartbeat
 from django_automate.worker.wakeup import Waiter
 
 logger = logging.getLogger(__name__)
@@ -94,11 +95,12 @@ class Worker:
 
     def _loop(self) -> None:
         waiter = Waiter(using=self.using)
+        beats = LeaseHeartbeat(using=self.using, worker_id=self.id)
         failures = 0
         try:
             while not self.stopping.is_set():
                 try:
-                    if not self._iterate(waiter):
+                    if not self._iterate(waiter, beats):
                         return
                     failures = 0
                 except DATABASE_ERRORS as exc:
@@ -121,10 +123,12 @@ class Worker:
                     self.stopping.wait(delay)
         finally:
             waiter.close()
+            beats.close()
+            stop_runner()
             if threading.current_thread() is not threading.main_thread():
                 close_quietly(self.using)
 
-    def _iterate(self, waiter: Waiter) -> bool:
+    def _iterate(self, waiter: Waiter, beats: LeaseHeartbeat) -> bool:
         """Claim and process one job, or wait; ``False`` ends the loop (``once`` with nothing left)."""
         self._maybe_recover()
         job = claim_one(worker_id=self.id, queues=self.queues, using=self.using)
@@ -135,12 +139,12 @@ class Worker:
             return True
         logger.debug("Claimed job %s", job.id, extra=log_extra("claim_job", job_id=job.id, trace_id=job.trace_id))
         handoff: Handoff | None = Handoff(self.id) if RUN_QUEUE in self.queues else None
-        with LeaseKeeper(job, using=self.using, worker_id=self.id):
+        with beats.holding(job):
             process(job, using=self.using, stopping=self.stopping, handoff=handoff)
         self._count()
         if handoff is not None and handoff.job is not None:
             # Routing gave this worker the run it created: execute it now, no claim needed.
-            with LeaseKeeper(handoff.job, using=self.using, worker_id=self.id):
+            with beats.holding(handoff.job):
                 process(handoff.job, using=self.using, stopping=self.stopping, run=handoff.run)
             self._count()
         return True
