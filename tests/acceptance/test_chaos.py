@@ -93,14 +93,17 @@ def test_a_worker_frozen_past_its_lease_changes_nothing_when_it_wakes(
     http_sink.delay_seconds = 0.5
     http_workflow(workflow_factory, rule_factory, http_sink.url)
     frozen = start_worker(AUTOMATE_TEST_LEASE_SECONDS="1.5")
-    wait_ready(frozen)
+    rescuer = start_worker(AUTOMATE_TEST_LEASE_SECONDS="1.5")
+    wait_ready(frozen, rescuer)
+    # The rescuer sleeps (SIGSTOP) while the frozen worker takes each event, and wakes to rescue it.
+    rescuer.send_signal(signal.SIGSTOP)
     for n in range(cycles):
         arrivals = http_sink.arrivals
         django_automate.emit("order.created", {"n": n})
         # Stopped while inside the HTTP call, so it holds no database lock while frozen.
         wait_for(lambda a=arrivals: http_sink.arrivals > a, 30, f"cycle {n}: the call to start", frozen)
         frozen.send_signal(signal.SIGSTOP)
-        rescuer = start_worker(AUTOMATE_TEST_LEASE_SECONDS="1.5")
+        rescuer.send_signal(signal.SIGCONT)
         wait_for(
             lambda n=n: ExecutionRun.objects.filter(event__payload__n=n, status="succeeded").exists(),
             30,
@@ -108,9 +111,9 @@ def test_a_worker_frozen_past_its_lease_changes_nothing_when_it_wakes(
             frozen,
             rescuer,
         )
-        wait_ready(rescuer)
-        rescuer.send_signal(signal.SIGTERM)
-        assert rescuer.wait(30) == 0, rescuer.output()[-3000:]
+        # Idle again (the run's end and its job's completion commit together), the rescuer sleeps.
+        time.sleep(0.2)
+        rescuer.send_signal(signal.SIGSTOP)
         lost_before = frozen.output().count("Lost the lease")
         frozen.send_signal(signal.SIGCONT)
         wait_for(
@@ -119,8 +122,11 @@ def test_a_worker_frozen_past_its_lease_changes_nothing_when_it_wakes(
             f"cycle {n}: the late write",
             frozen,
         )
-    frozen.send_signal(signal.SIGTERM)
-    assert frozen.wait(30) == 0, frozen.output()[-3000:]
+    rescuer.send_signal(signal.SIGCONT)
+    for worker in (frozen, rescuer):
+        worker.send_signal(signal.SIGTERM)
+    for worker in (frozen, rescuer):
+        assert worker.wait(30) == 0, worker.output()[-3000:]
 
     assert ExecutionRun.objects.filter(status="succeeded").count() == cycles
     for run in ExecutionRun.objects.all():
