@@ -7,13 +7,15 @@ import threading
 import time
 
 import pytest
-from django.db import connection
+from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 import django_automate
 from django_automate.models import JobStatus, OutboxJob
 from django_automate.outbox.claim import claim_one, next_due
 from django_automate.worker.loop import Worker
+from django_automate.worker.wakeup import Waiter
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -53,3 +55,52 @@ def test_a_listening_worker_wakes_for_a_delayed_job_without_a_notify(settings):
     assert not OutboxJob.objects.filter(status=JobStatus.READY, available_at=due).exists()
     # Woken by the due time, not by the 60 s safety poll.
     assert (picked_up - due).total_seconds() < 5
+
+
+def next_due_reads(queries: CaptureQueriesContext) -> int:
+    return sum(1 for query in queries.captured_queries if "MIN(" in query["sql"].upper())
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="LISTEN/NOTIFY exists only on PostgreSQL")
+def test_workers_woken_for_a_job_another_worker_took_do_not_read_next_due_again(settings):
+    settings.AUTOMATE = {**settings.AUTOMATE, "LISTEN_POLL_SECONDS": 60}
+    worker, waiter, stopping = Worker(install_signal_handlers=False), Waiter(), threading.Event()
+    try:
+        with CaptureQueriesContext(connection) as queries:
+            assert worker._idle_wait(waiter) == 60  # nothing due: the first look reads next_due()
+        assert next_due_reads(queries) == 1
+        django_automate.emit("order.created", {})  # commits, NOTIFY with the job's queue
+        waiter.wait(5, stopping)
+        assert waiter.woken_by_ready
+        assert claim_one(worker_id="faster", queues=["default"]) is not None
+        with CaptureQueriesContext(connection) as queries:
+            assert 0 < worker._idle_wait(waiter) <= 60
+        assert next_due_reads(queries) == 0
+    finally:
+        waiter.close()
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="LISTEN/NOTIFY exists only on PostgreSQL")
+def test_a_retry_scheduled_by_another_worker_wakes_idle_workers_to_look_again(settings):
+    from django_automate.outbox import lease
+
+    settings.AUTOMATE = {**settings.AUTOMATE, "LISTEN_POLL_SECONDS": 60}
+    worker, waiter, stopping = Worker(install_signal_handlers=False), Waiter(), threading.Event()
+    try:
+        django_automate.emit("order.created", {})
+        job = claim_one(worker_id="other", queues=["default"])
+        assert job is not None
+        OutboxJob.objects.filter(id=job.id).update(lease_expires_at=timezone.now() + dt.timedelta(seconds=300))
+        waiter.wait(0.2, stopping)  # the emit's notification
+        worker._idle_wait(waiter)
+        retry_at = timezone.now() + dt.timedelta(seconds=7)
+        with transaction.atomic():
+            lease.reschedule(job, retry_at, {"code": "x", "message": "later"})
+        waiter.wait(5, stopping)
+        assert not waiter.woken_by_ready
+        with CaptureQueriesContext(connection) as queries:
+            wait = worker._idle_wait(waiter)
+        assert next_due_reads(queries) == 1
+        assert 5 < wait <= 7  # woken for the retry, not the 60 s safety poll
+    finally:
+        waiter.close()

@@ -13,7 +13,7 @@ from django.db import connection, connections
 
 import django_automate
 from django_automate.models import ExecutionRun, WorkerHeartbeat
-from django_automate.outbox.enqueue import NOTIFY_CHANNEL
+from django_automate.outbox.notify import NOTIFY_CHANNEL
 from django_automate.worker.loop import Worker
 from django_automate.worker.wakeup import RELISTEN_SECONDS, Waiter
 

@@ -19,8 +19,7 @@ from django.db.models.signals import post_save, pre_save
 from django_automate import conf
 from django_automate.internal import sql
 from django_automate.models import OutboxJob
-
-NOTIFY_CHANNEL = "automate_jobs"
+from django_automate.outbox.notify import NOTIFY_CHANNEL
 
 
 def available(model: type[Model], using: str) -> bool:

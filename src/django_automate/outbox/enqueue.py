@@ -6,14 +6,14 @@ import datetime as dt
 import uuid
 from typing import TYPE_CHECKING
 
-from django.db import connections, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from django_automate import conf
 from django_automate.internal import sql
 from django_automate.models import JobKind, JobStatus, OutboxJob
 from django_automate.outbox.claim import ClaimedJob
-from django_automate.outbox.combined import NOTIFY_CHANNEL
+from django_automate.outbox.notify import LATER_PAYLOAD, notify
 
 if TYPE_CHECKING:
     from django_automate.models import Event, ExecutionRun
@@ -43,11 +43,7 @@ def enqueue(
         available_at=available_at,
     )
     sql.insert(job, using)
-    connection = connections[using]
-    if connection.vendor == "postgresql":
-        # NOTIFY is transactional: listeners hear it only if the job commits.
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_notify(%s, %s)", [NOTIFY_CHANNEL, queue])
+    notify(using, queue if job.available_at <= timezone.now() else LATER_PAYLOAD)
     backend = conf.execution_backend()
     if backend != "database":
         from django_automate.worker import backends

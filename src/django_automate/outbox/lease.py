@@ -14,6 +14,7 @@ from django_automate import conf, exceptions
 from django_automate.internal import sql
 from django_automate.models import JobStatus, OutboxJob
 from django_automate.outbox.claim import ClaimedJob
+from django_automate.outbox.notify import LATER_PAYLOAD, notify
 
 
 def _held_update(job: ClaimedJob, using: str, values: dict[str, Any]) -> int:
@@ -58,8 +59,9 @@ def dead_letter(job: ClaimedJob, error: dict[str, Any], *, using: str = "default
 def reschedule(
     job: ClaimedJob, available_at: dt.datetime, error: dict[str, Any] | None, *, using: str = "default"
 ) -> None:
-    """Release the job to be claimed again at ``available_at`` (a retry)."""
+    """Release the job to be claimed again at ``available_at`` (a retry); idle workers learn when."""
     _finish(job, using, status=JobStatus.READY, available_at=available_at, last_error=error, leased_by="")
+    notify(using, LATER_PAYLOAD)
 
 
 def release(job: ClaimedJob, *, using: str = "default") -> bool:

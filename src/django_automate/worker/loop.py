@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
+import math
 import os
 import random
 import signal
@@ -59,6 +61,9 @@ class Worker:
         self.processed = 0
         self._lock = threading.Lock()
         self._last_recovery = 0.0
+        # The last next_due() read, and when (monotonic); shared by the loop threads of this worker.
+        self._due: dt.datetime | None = None
+        self._due_read_at = -math.inf
 
     def stop(self, signum: int | None = None, frame: FrameType | None = None) -> None:
         """Finish the current job, claim nothing more."""
@@ -164,12 +169,20 @@ class Worker:
         if not waiter.listening:
             return conf.poll_interval()
         longest = max(conf.listen_poll_seconds(), conf.poll_interval())
-        due = next_due(queues=self.queues, using=self.using)
+        now = time.monotonic()
+        if waiter.woken_by_ready and now - self._due_read_at < longest:
+            # Woken for a job that another worker claimed first: nothing became due later since
+            # the last look (that is notified as LATER_PAYLOAD), so the idle workers a NOTIFY wakes
+            # do not all read next_due() again. Leases that expire meanwhile are looked at on time.
+            due, limit = self._due, longest - (now - self._due_read_at)
+        else:
+            due, limit = next_due(queues=self.queues, using=self.using), longest
+            self._due, self._due_read_at = due, now
         if due is None:
-            return longest
+            return limit
         seconds = (due - timezone.now()).total_seconds()
         # Already due but not claimed (locked by a claim in flight, lease recovery not yet run): poll.
-        return conf.poll_interval() if seconds <= 0 else min(seconds, longest)
+        return conf.poll_interval() if seconds <= 0 else min(seconds, limit)
 
     def _maybe_recover(self) -> None:
         """Every worker recovers expired leases now and then: no separate reaper to run."""

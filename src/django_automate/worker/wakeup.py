@@ -10,7 +10,7 @@ from typing import Any
 
 from django.db import connections
 
-from django_automate.outbox.enqueue import NOTIFY_CHANNEL
+from django_automate.outbox.notify import LATER_PAYLOAD, NOTIFY_CHANNEL
 from django_automate.tracing.logging import log_extra
 
 logger = logging.getLogger(__name__)
@@ -35,6 +35,8 @@ class Waiter:
         self._listening = connections[using].vendor == "postgresql"
         self._failures = 0
         self._retry_at = 0.0
+        #: The last wait ended on notifications of jobs claimable now only (none of LATER_PAYLOAD).
+        self.woken_by_ready = False
         if self._listening:
             self._connect()
 
@@ -76,6 +78,7 @@ class Waiter:
         return self._conn is not None
 
     def wait(self, timeout: float, stopping: threading.Event) -> None:
+        self.woken_by_ready = False
         if self._listening and self._conn is None and time.monotonic() >= self._retry_at:
             self._connect()
         if self._conn is None:
@@ -87,11 +90,14 @@ class Waiter:
                 woken = next(notifications, None)
             finally:
                 notifications.close()  # releases the connection's lock for the drain below
+            payloads = set()
             if woken is not None:
                 # Coalesce: notifications queued while the worker was busy (one per job enqueued)
                 # are all answered by the claim that follows, not by one idle pass each.
-                for _ in itertools.islice(self._conn.notifies(timeout=0), MAX_DRAINED):
-                    pass
+                payloads.add(woken.payload)
+                for drained in itertools.islice(self._conn.notifies(timeout=0), MAX_DRAINED):
+                    payloads.add(drained.payload)
+            self.woken_by_ready = bool(payloads) and LATER_PAYLOAD not in payloads
         except Exception as exc:
             logger.warning(
                 "LISTEN connection failed (%s); polling until it is back",
