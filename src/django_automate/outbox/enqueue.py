@@ -94,19 +94,9 @@ def enqueue_claimed(
     """
     now = timezone.now()
     token = uuid.uuid4()
-    job = OutboxJob(
-        kind=kind,
-        tenant=tenant,
-        queue=queue,
-        run=run,
-        trace_id=trace_id,
-        available_at=now,
-        status=JobStatus.CLAIMED,
-        attempts=1,
-        lease_token=token,
-        leased_by=worker_id,
-        lease_expires_at=now + dt.timedelta(seconds=conf.lease_seconds()),
-    )
+    job = new_job(kind, trace_id=trace_id, tenant=tenant, run=run, queue=queue, available_at=now)
+    job.status, job.attempts, job.lease_token, job.leased_by = JobStatus.CLAIMED, 1, token, worker_id
+    job.lease_expires_at = now + dt.timedelta(seconds=conf.lease_seconds())
     sql.insert(job, using)
     return ClaimedJob(
         id=job.pk,
