@@ -85,6 +85,15 @@ def http_sink() -> Iterator[HttpSink]:
     server.server_close()
 
 
+@pytest.fixture(autouse=True)
+def _fresh_endpoint_cache() -> Iterator[None]:
+    """Rows rolled back at the end of a test send no signal: start every test with no endpoint in memory."""
+    from django_automate.ingestion.webhooks import endpoints
+
+    endpoints.forget_all()
+    yield
+
+
 @pytest.fixture
 def endpoint_factory() -> Callable[..., WebhookEndpoint]:
     def make(**kwargs: Any) -> WebhookEndpoint:

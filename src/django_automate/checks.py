@@ -69,21 +69,31 @@ def check_api_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMess
 
 @register()
 def check_webhook_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
-    """Webhook settings: the rate-limit cache must exist (ids E020 to E029)."""
+    """Webhook settings: the rate-limit cache must exist, the endpoint cache time be sane (ids E020 to E029)."""
     user = getattr(settings, "AUTOMATE", {})
     if not isinstance(user, dict):
         return []
+    errors: list[CheckMessage] = []
     alias = user.get("WEBHOOK_RATE_LIMIT_CACHE", conf.DEFAULTS["WEBHOOK_RATE_LIMIT_CACHE"])
     caches = getattr(settings, "CACHES", None) or {"default": {}}
     if not isinstance(alias, str) or alias not in caches:
-        return [
+        errors.append(
             Error(
                 f"AUTOMATE['WEBHOOK_RATE_LIMIT_CACHE'] is {alias!r}, which is not a key of CACHES.",
                 hint="Name a cache shared by all server processes (Redis, Memcached or the database cache).",
                 id="automate.E020",
             )
-        ]
-    return []
+        )
+    seconds = user.get("WEBHOOK_ENDPOINT_CACHE_SECONDS", conf.DEFAULTS["WEBHOOK_ENDPOINT_CACHE_SECONDS"])
+    if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or not 0 <= seconds <= 3600:
+        errors.append(
+            Error(
+                f"AUTOMATE['WEBHOOK_ENDPOINT_CACHE_SECONDS'] is {seconds!r}; it must be a number from 0 to 3600.",
+                hint="0 reads the endpoint from the database on every delivery.",
+                id="automate.E021",
+            )
+        )
+    return errors
 
 
 @register()

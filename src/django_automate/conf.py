@@ -38,6 +38,7 @@ DEFAULTS: dict[str, Any] = {
     "REDACT_KEYS": [],
     # Webhooks (docs/webhooks.md)
     "WEBHOOK_RATE_LIMIT_CACHE": "default",
+    "WEBHOOK_ENDPOINT_CACHE_SECONDS": 1.0,
     # REST API (docs/api.md)
     "TENANT_RESOLVER": None,
     "API_PAGE_SIZE": 50,
@@ -158,6 +159,11 @@ def email_message_id_domain() -> str | None:
 def webhook_rate_limit_cache() -> str:
     """Alias of the Django cache holding per-endpoint webhook rate-limit counters."""
     return str(get("WEBHOOK_RATE_LIMIT_CACHE"))
+
+
+def webhook_endpoint_cache_seconds() -> float:
+    """How long a process serves an enabled webhook endpoint from memory (``0``: never)."""
+    return float(get("WEBHOOK_ENDPOINT_CACHE_SECONDS"))
 
 
 def extra_redact_keys() -> list[str]:

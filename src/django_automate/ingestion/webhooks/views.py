@@ -10,12 +10,13 @@ import logging
 import time
 from typing import Any
 
+from django.db import router
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
 from django_automate import conf, exceptions
 from django_automate.ingestion.events import record_event
-from django_automate.ingestion.webhooks import keys, parsing, schemes, throttling
+from django_automate.ingestion.webhooks import endpoints, keys, parsing, schemes, throttling
 from django_automate.ingestion.webhooks.headers import request_headers, stored_headers
 from django_automate.ingestion.webhooks.reading import read_capped
 from django_automate.internal import outage
@@ -66,7 +67,7 @@ def _handle(request: HttpRequest, slug: str, headers: dict[str, str], trace_id: 
         raise exceptions.MethodNotAllowed(
             f"Method {request.method} is not allowed; use POST.", details={"allowed": ["POST"]}
         )
-    endpoint = WebhookEndpoint.objects.filter(slug=slug, enabled=True).first()
+    endpoint = endpoints.enabled_endpoint(slug, using=router.db_for_read(WebhookEndpoint))
     if endpoint is None:
         raise exceptions.ResourceNotFound(f"Webhook endpoint {slug!r} does not exist.", details={"slug": slug})
     now = time.time()
