@@ -81,6 +81,22 @@ def test_workers_woken_for_a_job_another_worker_took_do_not_read_next_due_again(
 
 
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="LISTEN/NOTIFY exists only on PostgreSQL")
+def test_a_worker_woken_for_a_job_another_worker_took_wakes_again_when_that_lease_can_expire(settings):
+    settings.AUTOMATE = {**settings.AUTOMATE, "LISTEN_POLL_SECONDS": 60, "LEASE_SECONDS": 2}
+    worker, waiter, stopping = Worker(install_signal_handlers=False), Waiter(), threading.Event()
+    try:
+        assert worker._idle_wait(waiter) == 60  # nothing due, nothing leased
+        django_automate.emit("order.created", {})
+        waiter.wait(5, stopping)
+        assert waiter.woken_by_ready
+        assert claim_one(worker_id="crashes-soon", queues=["default"]) is not None
+        # Not the 60 s safety poll: if the claimant dies, its job is recovered when the lease expires.
+        assert 0 < worker._idle_wait(waiter) <= 2
+    finally:
+        waiter.close()
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="LISTEN/NOTIFY exists only on PostgreSQL")
 def test_a_retry_scheduled_by_another_worker_wakes_idle_workers_to_look_again(settings):
     from django_automate.outbox import lease
 

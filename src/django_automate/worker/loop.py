@@ -173,8 +173,9 @@ class Worker:
         if waiter.woken_by_ready and now - self._due_read_at < longest:
             # Woken for a job that another worker claimed first: nothing became due later since
             # the last look (that is notified as LATER_PAYLOAD), so the idle workers a NOTIFY wakes
-            # do not all read next_due() again. Leases that expire meanwhile are looked at on time.
-            due, limit = self._due, longest - (now - self._due_read_at)
+            # do not all read next_due() again. That job's lease, not in the cached value, expires
+            # within LEASE_SECONDS: the wait ends by then, so a crashed claimant's job is recovered on time.
+            due, limit = self._due, min(longest - (now - self._due_read_at), conf.lease_seconds())
         else:
             due, limit = next_due(queues=self.queues, using=self.using), longest
             self._due, self._due_read_at = due, now
