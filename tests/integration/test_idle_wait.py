@@ -57,6 +57,20 @@ def test_a_listening_worker_wakes_for_a_delayed_job_without_a_notify(settings):
     assert (picked_up - due).total_seconds() < 5
 
 
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="LISTEN/NOTIFY exists only on PostgreSQL")
+def test_an_idle_listening_worker_stops_at_once_not_after_its_long_wait(settings):
+    settings.AUTOMATE = {**settings.AUTOMATE, "LISTEN_POLL_SECONDS": 60}
+    worker = Worker(install_signal_handlers=False)
+    thread = threading.Thread(target=worker.run)
+    thread.start()
+    time.sleep(1.0)  # registered, found nothing, waiting for a notification
+    stopped_at = time.monotonic()
+    worker.stop()
+    thread.join(30)
+    assert not thread.is_alive()
+    assert time.monotonic() - stopped_at < 2  # SIGTERM in a container: well before the SIGKILL
+
+
 def next_due_reads(queries: CaptureQueriesContext) -> int:
     return sum(1 for query in queries.captured_queries if "MIN(" in query["sql"].upper())
 

@@ -19,6 +19,8 @@ logger = logging.getLogger(__name__)
 RELISTEN_SECONDS = (0.5, 1.0, 2.0, 5.0)
 #: Pending notifications consumed at most per wake-up (bounds the drain under a constant stream).
 MAX_DRAINED = 10_000
+#: Longest stretch of waiting for a notification without looking at the stop flag (no query is sent).
+STOP_CHECK_SECONDS = 0.5
 
 
 class Waiter:
@@ -85,11 +87,7 @@ class Waiter:
             stopping.wait(timeout)
             return
         try:
-            notifications = self._conn.notifies(timeout=timeout, stop_after=1)
-            try:
-                woken = next(notifications, None)
-            finally:
-                notifications.close()  # releases the connection's lock for the drain below
+            woken = self._first_notification(timeout, stopping)
             payloads = set()
             if woken is not None:
                 # Coalesce: notifications queued while the worker was busy (one per job enqueued)
@@ -107,6 +105,22 @@ class Waiter:
             self.close()
             self._retry_at = time.monotonic() + RELISTEN_SECONDS[0]
             stopping.wait(min(timeout, RELISTEN_SECONDS[0]))
+
+    def _first_notification(self, timeout: float, stopping: threading.Event) -> Any:
+        """The first notification within ``timeout``, or ``None``; gives up soon after ``stopping`` is set."""
+        deadline = time.monotonic() + timeout
+        while not stopping.is_set():
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return None
+            notifications = self._conn.notifies(timeout=min(remaining, STOP_CHECK_SECONDS), stop_after=1)
+            try:
+                woken = next(notifications, None)
+            finally:
+                notifications.close()  # releases the connection's lock for the drain that follows
+            if woken is not None:
+                return woken
+        return None
 
     def close(self) -> None:
         if self._conn is not None:
