@@ -19,7 +19,7 @@ serve: $(VENV)/.installed  ## Keep the demo's server and worker running, with a 
 	cd example && ../$(VENV)/bin/python manage.py automate demo --serve
 
 test: $(VENV)/.installed  ## Lint, the full suite on every reachable database, and the version matrix.
-	$(VENV)/bin/nox $(NOXFLAGS)
+	NOX=$(VENV)/bin/nox scripts/test-matrix $(NOXFLAGS)
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/nox -s lint

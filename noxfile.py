@@ -90,5 +90,6 @@ def tests(session: nox.Session, db: str) -> None:
 def compat(session: nox.Session, django: str) -> None:
     """Unit and integration tests on SQLite, without the database-driver extras."""
     session.install("-e", ".[dev]", django_spec(django))
-    env = {"AUTOMATE_STATEFUL_EXAMPLES": "100"}
+    # Its own SQLite file: scripts/test-matrix runs this beside the SQLite session.
+    env = {"AUTOMATE_STATEFUL_EXAMPLES": "100", "AUTOMATE_TEST_DB_SUFFIX": "_compat"}
     session.run("pytest", "-q", "-p", "no:cacheprovider", *COMPAT_TESTS, *COMPAT_EXCLUDED, *session.posargs, env=env)
