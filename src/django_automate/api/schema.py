@@ -36,7 +36,10 @@ ERRORS = {
     "415": "Request body is not JSON (`unsupported_media_type`).",
     "429": "Too many requests (`throttled`); retry after `Retry-After` seconds.",
     "500": "Unexpected error (`internal_error`); logged with the trace id.",
+    "503": "The database is unavailable for now (`service_unavailable`); retry after `Retry-After` seconds.",
 }
+#: Statuses whose answers carry ``Retry-After``.
+RETRY_LATER = frozenset({"429", "503"})
 UNSAFE = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
@@ -65,7 +68,7 @@ class AutoSchema(openapi.AutoSchema):
         responses: dict[str, Any] = operation["responses"]
         for status in self._error_statuses(path, method, operation):
             response: dict[str, Any] = {"description": ERRORS[status], "content": {"application/json": error}}
-            if status == "429":
+            if status in RETRY_LATER:
                 response["headers"] = {
                     "Retry-After": {"required": True, "schema": {"type": "integer", "minimum": 1}},
                 }
@@ -75,7 +78,7 @@ class AutoSchema(openapi.AutoSchema):
         return operation
 
     def _error_statuses(self, path: str, method: str, operation: dict[str, Any]) -> list[str]:
-        statuses = ["401", "403", "429", "500"]
+        statuses = ["401", "403", "429", "500", "503"]
         has_query = any(p.get("in") == "query" for p in operation.get("parameters", []))
         if method in UNSAFE or has_query:
             statuses.append("400")

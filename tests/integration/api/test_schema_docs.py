@@ -27,9 +27,11 @@ def test_the_schema_documents_every_error_as_normalized_error(anonymous):
     for path, operations in paths.items():
         for method, operation in operations.items():
             responses = operation["responses"]
-            for status in ("401", "403", "429", "500"):
+            for status in ("401", "403", "429", "500", "503"):
                 schema = responses[status]["content"]["application/json"]["schema"]
                 assert schema == {"$ref": "#/components/schemas/NormalizedError"}, (method, path, status)
+            for status in ("429", "503"):  # both answers say when to come back
+                assert responses[status]["headers"]["Retry-After"]["required"], (method, path, status)
             assert all(r["headers"]["X-Trace-Id"]["required"] for r in responses.values())
             if "{" in path:
                 assert "404" in responses, (method, path)
