@@ -98,7 +98,7 @@ def check_webhook_settings(app_configs: Any = None, **kwargs: Any) -> list[Check
 
 @register()
 def check_connectors(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
-    """Connector registry and connector settings (ids automate.E030 to E039, W030 to W039)."""
+    """Connector registry and connector settings (ids automate.E010, E011, E030 to E039, W030 to W039)."""
     from django_automate.connectors.checks import connector_messages
 
     return connector_messages()

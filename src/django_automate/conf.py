@@ -33,6 +33,7 @@ DEFAULTS: dict[str, Any] = {
     "HTTP_CA_BUNDLE": None,
     "SLACK_API_BASE_URL": "https://slack.com/api/",
     "EMAIL_BACKEND": None,
+    "EMAIL_MAILER": None,
     "EMAIL_FROM": None,
     "EMAIL_MESSAGE_ID_DOMAIN": None,
     "REDACT_KEYS": [],
@@ -143,6 +144,12 @@ def slack_api_base_url() -> str:
 
 def email_backend() -> str | None:
     value = get("EMAIL_BACKEND")
+    return None if value is None else str(value)
+
+
+def email_mailer() -> str | None:
+    """The ``MAILERS`` alias automation mail goes through (Django 6.1+); ``None``: ``"default"``."""
+    value = get("EMAIL_MAILER")
     return None if value is None else str(value)
 
 

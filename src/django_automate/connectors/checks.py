@@ -1,7 +1,11 @@
 """System checks for connectors and their settings (ids ``automate.E030`` to ``E039``, ``W030`` to ``W039``).
 
+The E030 to E039 ids are all taken, so the email settings use ``automate.E010`` and ``E011``.
+
 | id | problem |
 |---|---|
+| E010 | ``AUTOMATE["EMAIL_BACKEND"]`` is not an import string, or is set while ``settings.MAILERS`` is used |
+| E011 | ``AUTOMATE["EMAIL_MAILER"]`` is not a string, needs ``MAILERS`` (Django 6.1+), or names no mailer |
 | E030 | a connector's import string (setting or entry point) cannot be imported |
 | E031 | what it names is not a valid connector (no ``execute``, bad ``type``, invalid action schema…) |
 | E032 | ``AUTOMATE["CONNECTORS"]`` is not a dict of ``{"type": "dotted.path.Class"}`` |
@@ -23,6 +27,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from django.conf import settings
+from django.core import mail
 from django.core.checks import CheckMessage, Error, Warning
 
 from django_automate import exceptions
@@ -90,6 +95,42 @@ def _settings_shape(user: dict[str, Any]) -> list[CheckMessage]:
     bundle = user.get("HTTP_CA_BUNDLE")
     if bundle is not None and not (isinstance(bundle, str) and os.path.isfile(bundle)):
         messages.append(Error("AUTOMATE['HTTP_CA_BUNDLE'] must be the path of a CA bundle file.", id="automate.E039"))
+    return messages + _email_messages(user)
+
+
+def _email_messages(user: dict[str, Any]) -> list[CheckMessage]:
+    """The ``email`` connector's backend: ``EMAIL_MAILER`` with ``MAILERS`` (Django 6.1+), else ``EMAIL_BACKEND``."""
+    messages: list[CheckMessage] = []
+    backend, alias = user.get("EMAIL_BACKEND"), user.get("EMAIL_MAILER")
+    with_mailers = hasattr(mail, "mailers") and hasattr(settings, "MAILERS")
+    if backend is not None and not (isinstance(backend, str) and backend):
+        messages.append(Error("AUTOMATE['EMAIL_BACKEND'] must be an import string or None.", id="automate.E010"))
+    elif backend is not None and with_mailers:
+        messages.append(
+            Error(
+                "AUTOMATE['EMAIL_BACKEND'] cannot be used with settings.MAILERS.",
+                hint="Remove it and name a MAILERS alias in AUTOMATE['EMAIL_MAILER'] (None: 'default').",
+                id="automate.E010",
+            )
+        )
+    if alias is not None and not (isinstance(alias, str) and alias):
+        messages.append(Error("AUTOMATE['EMAIL_MAILER'] must be a MAILERS alias or None.", id="automate.E011"))
+    elif alias is not None and not with_mailers:
+        messages.append(
+            Error(
+                "AUTOMATE['EMAIL_MAILER'] needs settings.MAILERS (Django 6.1+).",
+                hint="Define MAILERS, or remove EMAIL_MAILER (AUTOMATE['EMAIL_BACKEND'] picks a backend class).",
+                id="automate.E011",
+            )
+        )
+    elif with_mailers and backend is None and (alias or "default") not in mail.mailers:
+        messages.append(
+            Error(
+                f"The email connector's mailer {alias or 'default'!r} is not a key of settings.MAILERS.",
+                hint="Name a MAILERS alias in AUTOMATE['EMAIL_MAILER'].",
+                id="automate.E011",
+            )
+        )
     return messages
 
 

@@ -2,7 +2,8 @@
 
 The ``Message-ID`` is derived from the step's idempotency key, so every attempt of a step
 sends the same id and receivers (or a dedup filter) can recognise a repeat.
-``AUTOMATE["EMAIL_BACKEND"]`` overrides ``settings.EMAIL_BACKEND`` for these messages only.
+Django 6.1+ with ``settings.MAILERS``: the message goes through ``AUTOMATE["EMAIL_MAILER"]`` (default
+``"default"``); otherwise through ``AUTOMATE["EMAIL_BACKEND"]`` or ``settings.EMAIL_BACKEND``.
 """
 
 from __future__ import annotations
@@ -14,10 +15,13 @@ from typing import Any
 
 from django.conf import settings
 from django.core import mail
+from django.core.exceptions import ImproperlyConfigured as DjangoImproperlyConfigured
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.core.mail.backends.base import BaseEmailBackend
 from django.core.validators import validate_email
+from django.utils.module_loading import import_string
 
-from django_automate import conf
+from django_automate import conf, exceptions
 from django_automate.connectors.base import (
     Action,
     BaseConnector,
@@ -114,7 +118,7 @@ class EmailConnector(BaseConnector):
         remaining = ctx.remaining()
         if remaining <= 0:
             raise Timeout("The step deadline passed before the email was sent.")
-        connection = mail.get_connection(backend=conf.email_backend(), fail_silently=False, timeout=remaining)
+        connection = mail_connection(timeout=remaining)
         message = mail.EmailMultiAlternatives(
             subject=params["subject"],
             body=text if text is not None else html,
@@ -124,21 +128,51 @@ class EmailConnector(BaseConnector):
             bcc=bcc,
             reply_to=reply_to,
             headers=headers,
-            connection=connection,
         )
         if text is None:
             message.content_subtype = "html"
         elif html is not None:
             message.attach_alternative(html, "text/html")
-        _send(message)
+        _send(connection, message)
         return StepResult(
             output={"message_id": headers["Message-ID"], "to": to, "cc": cc, "recipients": len(to) + len(cc) + len(bcc)}
         )
 
 
-def _send(message: mail.EmailMessage) -> None:
+def mail_connection(timeout: float) -> BaseEmailBackend:
+    """A new backend instance for automation mail, its ``timeout`` (if it has one) capped at ``timeout`` seconds.
+
+    Django 6.1+ with ``settings.MAILERS``: ``mailers[EMAIL_MAILER or "default"]``. Otherwise the
+    ``AUTOMATE["EMAIL_BACKEND"]`` class, or the default backend (``mailers.default`` on 6.1, which
+    does not warn about ``get_connection()``).
+    """
+    backend, alias = conf.email_backend(), conf.email_mailer()
+    mailers = getattr(mail, "mailers", None)  # Django 6.1+
+    if mailers is not None and hasattr(settings, "MAILERS"):
+        if backend is not None:
+            raise exceptions.ImproperlyConfigured(
+                "AUTOMATE['EMAIL_BACKEND'] cannot be used with settings.MAILERS; name a mailer in "
+                "AUTOMATE['EMAIL_MAILER'] instead."
+            )
+        try:
+            connection: BaseEmailBackend = mailers[alias or "default"]
+        except DjangoImproperlyConfigured as exc:  # MailerDoesNotExist, InvalidMailer
+            raise exceptions.ImproperlyConfigured(f"AUTOMATE['EMAIL_MAILER']: {exc}") from exc
+    elif alias is not None:
+        raise exceptions.ImproperlyConfigured("AUTOMATE['EMAIL_MAILER'] needs settings.MAILERS (Django 6.1+).")
+    elif mailers is not None and backend is None:
+        connection = mailers.default
+    else:
+        connection = import_string(backend or settings.EMAIL_BACKEND)()
+    if hasattr(connection, "timeout") and isinstance(connection.timeout, (int, float, type(None))):
+        # The SMTP backend's socket timeout: connecting and every reply wait end with the step.
+        connection.timeout = timeout if connection.timeout is None else min(connection.timeout, timeout)
+    return connection
+
+
+def _send(connection: BaseEmailBackend, message: mail.EmailMessage) -> None:
     try:
-        message.send()
+        connection.send_messages([message])
     except smtplib.SMTPRecipientsRefused as exc:
         codes = [code for code, _ in exc.recipients.values()]
         cls: type[PermanentError | RetryableError] = EmailRejected if all(c >= 500 for c in codes) else EmailUnavailable
