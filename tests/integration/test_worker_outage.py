@@ -1,12 +1,18 @@
-"""Workers whose database connections are dropped (server restart, failover) carry on by themselves.
+"""Workers whose database is unreachable or whose connections are dropped (restart, failover) carry on by themselves.
 
-PostgreSQL only: the server really terminates the sessions (``pg_terminate_backend``).
+Dropped connections are PostgreSQL only: the server really terminates the sessions (``pg_terminate_backend``).
 """
 
 from __future__ import annotations
 
+import os
+import signal
+import socket
+import subprocess
+import sys
 import threading
 import time
+from pathlib import Path
 
 import pytest
 from django.db import connection, connections
@@ -17,13 +23,61 @@ from django_automate.outbox.notify import NOTIFY_CHANNEL
 from django_automate.worker.loop import Worker
 from django_automate.worker.wakeup import RELISTEN_SECONDS, Waiter
 
-pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.postgres]
+pytestmark = [pytest.mark.django_db(transaction=True)]
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
-@pytest.fixture(autouse=True)
+@pytest.fixture
 def _postgres_only() -> None:
     if connection.vendor != "postgresql":
         pytest.skip("terminates server sessions and uses LISTEN/NOTIFY: runs with AUTOMATE_TEST_DB=postgres")
+
+
+def test_a_worker_started_while_the_database_is_unreachable_waits_for_it_instead_of_crashing(tmp_path):
+    """A worker started during a restart or a failover (or before the database in a deployment)."""
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "tests.settings",
+        "AUTOMATE_TEST_DB": os.environ.get("AUTOMATE_TEST_DB", "sqlite"),
+        # SQLite cannot open a file in a missing folder; the servers are looked for where nothing listens.
+        "AUTOMATE_TEST_DB_NAME": str(tmp_path / "missing" / "db.sqlite3")
+        if connection.vendor == "sqlite"
+        else str(connection.settings_dict["NAME"]),
+        "PGHOST": "127.0.0.1",
+        "PGPORT": str(_closed_port()),  # nothing listens there
+        "MYSQL_HOST": "127.0.0.1",
+        "MYSQL_PORT": str(_closed_port()),
+        "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "src")]),
+    }
+    log = tmp_path / "worker.log"
+    with log.open("wb") as output:
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "django", "automate", "--skip-checks", "worker"],
+            cwd=ROOT,
+            env=env,
+            stdout=output,
+            stderr=output,
+        )
+    try:
+        deadline = time.monotonic() + 60
+        while "Database unavailable at start" not in log.read_text() and time.monotonic() < deadline:
+            assert worker.poll() is None, log.read_text()[:3000]  # waiting, not crashed
+            time.sleep(0.1)
+        assert worker.poll() is None, log.read_text()[-3000:]
+        worker.send_signal(signal.SIGTERM)
+        assert worker.wait(10) == 0, log.read_text()[-3000:]
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+            worker.wait(10)
+    assert "Traceback" not in log.read_text()
+
+
+def _closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
 def terminate_other_sessions() -> int:
@@ -48,6 +102,8 @@ def notify_later(delay: float) -> threading.Timer:
     return timer
 
 
+@pytest.mark.postgres
+@pytest.mark.usefixtures("_postgres_only")
 def test_the_waiter_listens_again_after_its_connection_is_terminated():
     waiter, stopping = Waiter(), threading.Event()
     try:
@@ -63,6 +119,8 @@ def test_the_waiter_listens_again_after_its_connection_is_terminated():
         waiter.close()
 
 
+@pytest.mark.postgres
+@pytest.mark.usefixtures("_postgres_only")
 def test_a_worker_survives_its_connections_being_dropped_and_carries_on(workflow_factory, rule_factory):
     rule_factory(workflow_factory())
     worker = Worker(install_signal_handlers=False)

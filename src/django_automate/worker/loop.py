@@ -14,7 +14,7 @@ import time
 import uuid
 from types import FrameType
 
-from django.db import DatabaseError, InterfaceError
+from django.db import DatabaseError, IntegrityError, InterfaceError
 from django.utils import timezone
 
 from django_automate import conf
@@ -75,7 +75,8 @@ class Worker:
         if self.install_signal_handlers and threading.current_thread() is threading.main_thread():
             signal.signal(signal.SIGTERM, self.stop)
             signal.signal(signal.SIGINT, self.stop)
-        self._register()
+        if not self._register_when_reachable():
+            return self.processed
         logger.info(
             "Worker %s started on %s",
             self.id,
@@ -196,6 +197,28 @@ class Worker:
         if recovered:
             logger.warning("Recovered %s jobs with expired leases", recovered, extra=log_extra("recover_leases"))
         WorkerHeartbeat.objects.using(self.using).filter(id=self.id).update(last_seen_at=timezone.now())
+
+    def _register_when_reachable(self) -> bool:
+        """Register, waiting with a backoff while the database is unreachable; ``False`` if stopped first."""
+        failures = 0
+        while not self.stopping.is_set():
+            try:
+                self._register()
+                return True
+            except IntegrityError:
+                return True  # an earlier attempt committed but its answer was lost: registered
+            except DATABASE_ERRORS as exc:
+                failures += 1
+                delay = min(0.2 * 2**failures, 5.0)
+                logger.warning(
+                    "Database unavailable at start (%s); retrying in %.1fs",
+                    type(exc).__name__,
+                    delay,
+                    extra=log_extra("database_unavailable", worker_id=self.id),
+                )
+                close_quietly(self.using)
+                self.stopping.wait(delay)
+        return False
 
     def _register(self) -> None:
         now = timezone.now()
