@@ -118,15 +118,7 @@ class Worker:
                     # The database went away (restart, failover, network): drop the connection and back off.
                     # A job claimed before that keeps its lease until it expires; then any worker recovers it.
                     failures += 1
-                    delay = min(0.2 * 2**failures, 5.0)
-                    logger.warning(
-                        "Database unavailable (%s); retrying in %.1fs",
-                        type(exc).__name__,
-                        delay,
-                        extra=log_extra("database_unavailable", worker_id=self.id),
-                    )
-                    close_quietly(self.using)
-                    self.stopping.wait(delay)
+                    self._back_off(exc, failures)
         finally:
             waiter.close()
             beats.close()
@@ -209,16 +201,21 @@ class Worker:
                 return True  # an earlier attempt committed but its answer was lost: registered
             except DATABASE_ERRORS as exc:
                 failures += 1
-                delay = min(0.2 * 2**failures, 5.0)
-                logger.warning(
-                    "Database unavailable at start (%s); retrying in %.1fs",
-                    type(exc).__name__,
-                    delay,
-                    extra=log_extra("database_unavailable", worker_id=self.id),
-                )
-                close_quietly(self.using)
-                self.stopping.wait(delay)
+                self._back_off(exc, failures, when=" at start")
         return False
+
+    def _back_off(self, exc: BaseException, failures: int, when: str = "") -> None:
+        """The database is unreachable: drop the connection, wait 0.4 s doubling to 5 s (or until stopped)."""
+        delay = min(0.2 * 2**failures, 5.0)
+        logger.warning(
+            "Database unavailable%s (%s); retrying in %.1fs",
+            when,
+            type(exc).__name__,
+            delay,
+            extra=log_extra("database_unavailable", worker_id=self.id),
+        )
+        close_quietly(self.using)
+        self.stopping.wait(delay)
 
     def _register(self) -> None:
         now = timezone.now()
