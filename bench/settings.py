@@ -10,6 +10,7 @@ both the webhook endpoint and the baseline view).
 
 from __future__ import annotations
 
+import json
 import os
 
 SECRET_KEY = "bench-only-not-secret"
@@ -62,7 +63,8 @@ else:
     raise RuntimeError(f"AUTOMATE_BENCH_DB must be postgres or mysql, not {DB!r}")
 
 # Production-like: defaults everywhere except what a benchmark must not measure.
-AUTOMATE = {"HTTP_ALLOW_PRIVATE_NETWORKS": True}
+# AUTOMATE_BENCH_SETTINGS (JSON) overrides AUTOMATE settings, to compare them: '{"WORKER_BATCH_SIZE": 1}'.
+AUTOMATE = {"HTTP_ALLOW_PRIVATE_NETWORKS": True, **json.loads(os.environ.get("AUTOMATE_BENCH_SETTINGS") or "{}")}
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

@@ -9,6 +9,9 @@ from django.core.checks import CheckMessage, Error, Tags, register
 
 from django_automate import conf
 
+#: The most routing jobs one claim takes (each batch is one transaction holding their row locks).
+MAX_WORKER_BATCH_SIZE = 1000
+
 
 @register()
 def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
@@ -44,6 +47,15 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]
         value = user.get(key, conf.DEFAULTS[key])
         if not isinstance(value, (int, float)) or isinstance(value, bool) or value <= 0:
             errors.append(Error(f"AUTOMATE[{key!r}] must be a positive number.", id="automate.E004"))
+    batch = user.get("WORKER_BATCH_SIZE", conf.DEFAULTS["WORKER_BATCH_SIZE"])
+    if not isinstance(batch, int) or isinstance(batch, bool) or not 1 <= batch <= MAX_WORKER_BATCH_SIZE:
+        errors.append(
+            Error(
+                f"AUTOMATE['WORKER_BATCH_SIZE'] must be a whole number from 1 to {MAX_WORKER_BATCH_SIZE}.",
+                hint="The routing jobs a worker claims and routes together; 1 routes one event at a time.",
+                id="automate.E007",
+            )
+        )
     if errors:
         return errors
     if conf.idempotency_retention_hours() < 24:

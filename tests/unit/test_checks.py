@@ -21,3 +21,10 @@ def test_bad_settings_are_reported(settings):
     assert ids({"LEASE_SECONDS": -1}, settings) == ["automate.E004"]
     assert ids({"IDEMPOTENCY_RETENTION_HOURS": 1}, settings) == ["automate.E005"]
     assert ids({"LEASE_SECONDS": 10, "HEARTBEAT_SECONDS": 20}, settings) == ["automate.E006"]
+
+
+def test_the_worker_batch_size_is_a_whole_number_from_one_to_a_thousand(settings):
+    for bad in (0, -3, 1001, 2.5, "10", True, None):
+        assert ids({"WORKER_BATCH_SIZE": bad}, settings) == ["automate.E007"], bad
+    for good in (1, 10, 1000):
+        assert ids({"WORKER_BATCH_SIZE": good}, settings) == [], good

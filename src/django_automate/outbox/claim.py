@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from django_automate import conf
 from django_automate.internal.outage import is_lock_conflict
-from django_automate.models import JobStatus, OutboxJob
+from django_automate.models import JobKind, JobStatus, OutboxJob
 
 CANDIDATES = 8
 DEADLOCK_RETRIES = 2
@@ -66,44 +66,79 @@ def _claim_values(worker_id: str, token: uuid.UUID, now: dt.datetime) -> dict[st
 
 def claim_one(*, worker_id: str, queues: list[str], using: str = "default") -> ClaimedJob | None:
     """Claim the oldest ready job of ``queues`` with a fresh lease token, or return ``None``."""
+    jobs = claim(worker_id=worker_id, queues=queues, using=using)
+    return jobs[0] if jobs else None
+
+
+def claim(*, worker_id: str, queues: list[str], routing_batch: int = 1, using: str = "default") -> list[ClaimedJob]:
+    """Claim the oldest ready job of ``queues``, and if it is a routing job, up to ``routing_batch - 1`` more behind it.
+
+    All under one fresh lease token, in the statements one claim costs: the routing jobs
+    waiting behind the first are routed with it in one transaction. Jobs of other kinds are
+    claimed one at a time, since executing a run can take long and other workers should get
+    the next one. An empty list when nothing is ready.
+    """
     if not queues:
-        return None
+        return []
     now = timezone.now()
     token = uuid.uuid4()
+    more = max(0, routing_batch - 1)
     connection = connections[using]
     if connection.vendor == "postgresql":
-        return _claim_returning(using, token, worker_id, now, queues=queues)
+        return _claim_returning(using, token, worker_id, now, queues=queues, more=more)
     values = _claim_values(worker_id, token, now)
     if connection.features.has_select_for_update_skip_locked:
         for attempt in range(DEADLOCK_RETRIES + 1):
             try:
-                return _claim_locking(using, queues, now, token, values)
+                return _claim_locking(using, queues, now, token, values, more)
             except OperationalError as exc:
                 # InnoDB may pick a claim as a deadlock victim; it rolled back whole, so claim again.
                 if not is_lock_conflict(exc) or attempt == DEADLOCK_RETRIES:
                     raise
-        return None  # pragma: no cover - the loop returns or raises
+        return []  # pragma: no cover - the loop returns or raises
     # Single-writer backends (SQLite): a conditional update decides who wins a candidate.
-    for job_id in _ready(using, queues, now).values_list("id", flat=True)[:5]:
-        if OutboxJob.objects.using(using).filter(id=job_id, status=JobStatus.READY).update(**values):
-            return _claimed(job_id, token, using)
-    return None
+    candidates = list(_ready(using, queues, now).values_list("id", "kind")[: max(5, more + 1)])
+    for n, (job_id, kind) in enumerate(candidates):
+        ids = [job_id, *_behind(kind, candidates[n + 1 :], more)]
+        with transaction.atomic(using=using):
+            if OutboxJob.objects.using(using).filter(id=job_id, status=JobStatus.READY).update(**values):
+                if len(ids) > 1:
+                    OutboxJob.objects.using(using).filter(id__in=ids[1:], status=JobStatus.READY).update(**values)
+                rows = OutboxJob.objects.using(using).filter(lease_token=token).values("id", "kind", *_RETURNED)
+                return _in_order([ClaimedJob(lease_token=token, **row) for row in rows], ids)
+    return []
+
+
+def _behind(kind: str, candidates: list[tuple[int, str]], more: int) -> list[int]:
+    """The ids of the routing jobs among ``candidates`` to claim with a job of ``kind``."""
+    if kind != JobKind.ROUTE_EVENT or more < 1:
+        return []
+    return [job_id for job_id, other in candidates if other == JobKind.ROUTE_EVENT][:more]
+
+
+def _in_order(jobs: list[ClaimedJob], ids: list[int]) -> list[ClaimedJob]:
+    position = {job_id: n for n, job_id in enumerate(ids)}
+    return sorted(jobs, key=lambda job: position[job.id])
 
 
 def _claim_locking(
-    using: str, queues: list[str], now: dt.datetime, token: uuid.UUID, values: dict[str, Any]
-) -> ClaimedJob | None:
+    using: str, queues: list[str], now: dt.datetime, token: uuid.UUID, values: dict[str, Any], more: int
+) -> list[ClaimedJob]:
     with transaction.atomic(using=using):
         # A few candidates, not one: MariaDB applies LIMIT before skipping locked rows, so
         # "LIMIT 1 … SKIP LOCKED" finds nothing while another worker holds the oldest job.
         candidates = _ready(using, queues, now).select_for_update(skip_locked=True)
-        row = next(iter(candidates.values("id", "kind", *_RETURNED)[:CANDIDATES]), None)
-        if row is None:
-            return None
-        OutboxJob.objects.using(using).filter(id=row["id"]).update(**values)
-    # The row stayed locked from the SELECT to the commit: nobody changed it meanwhile.
-    fields = {**row, "attempts": row["attempts"] + 1}
-    return ClaimedJob(lease_token=token, **fields)
+        rows = list(candidates.values("id", "kind", *_RETURNED)[: max(CANDIDATES, more + 1)])
+        if not rows:
+            return []
+        head = rows[0]
+        ids = [head["id"], *_behind(head["kind"], [(row["id"], row["kind"]) for row in rows[1:]], more)]
+        OutboxJob.objects.using(using).filter(id__in=ids).update(**values)
+    # The rows stayed locked from the SELECT to the commit: nobody changed them meanwhile.
+    by_id = {row["id"]: row for row in rows}
+    return [
+        ClaimedJob(lease_token=token, **{**by_id[job_id], "attempts": by_id[job_id]["attempts"] + 1}) for job_id in ids
+    ]
 
 
 def claim_by_id(job_id: int, *, worker_id: str, using: str = "default") -> ClaimedJob | None:
@@ -111,7 +146,8 @@ def claim_by_id(job_id: int, *, worker_id: str, using: str = "default") -> Claim
     now = timezone.now()
     token = uuid.uuid4()
     if connections[using].vendor == "postgresql":
-        return _claim_returning(using, token, worker_id, now, job_id=job_id)
+        claimed = _claim_returning(using, token, worker_id, now, job_id=job_id)
+        return claimed[0] if claimed else None
     updated = (
         OutboxJob.objects.using(using)
         .filter(id=job_id, status=JobStatus.READY, available_at__lte=now)
@@ -133,37 +169,54 @@ def _claim_returning(
     *,
     queues: list[str] | None = None,
     job_id: int | None = None,
-) -> ClaimedJob | None:
-    """PostgreSQL: pick (oldest ready of ``queues``, or ``job_id`` if ready), claim and read it in one statement."""
+    more: int = 0,
+) -> list[ClaimedJob]:
+    """PostgreSQL: pick (oldest ready of ``queues``, or ``job_id`` if ready), claim and read it in one statement.
+
+    With ``more``, the same statement also claims up to that many routing jobs behind the
+    oldest one, when that one is a routing job.
+    """
     table = OutboxJob._meta.db_table
     params: list[Any] = [JobStatus.CLAIMED, token, worker_id, _lease_until(now), now]
-    if job_id is None:
+    if job_id is not None:
+        # Conditional on the row itself: a concurrent claimer waits for our row lock, then sees it claimed.
+        target = "= %s AND status = %s AND available_at <= %s"
+        params += [job_id, JobStatus.READY, now]
+    else:
         assert queues is not None
         # ORDER BY matches automate_job_claim_order_idx; SKIP LOCKED passes over rows other claimers hold.
-        target = (
-            f"(SELECT id FROM {table} WHERE status = %s AND queue IN ({', '.join(['%s'] * len(queues))})"
-            " AND available_at <= %s ORDER BY priority DESC, available_at, id LIMIT 1 FOR UPDATE SKIP LOCKED)"
-        )
         # IN, not = ANY(array): with one queue the planner reads the index in order instead of sorting.
+        ready = (
+            f"FROM {table} WHERE status = %s AND queue IN ({', '.join(['%s'] * len(queues))}) AND available_at <= %s"
+        )
+        order = "ORDER BY priority DESC, available_at, id"
+        head = f"SELECT id, kind {ready} {order} LIMIT 1 FOR UPDATE SKIP LOCKED"
         params += [JobStatus.READY, *queues, now]
-        condition = ""
-    else:
-        # Conditional on the row itself: a concurrent claimer waits for our row lock, then sees it claimed.
-        target = "%s"
-        params += [job_id, JobStatus.READY, now]
-        condition = " AND status = %s AND available_at <= %s"
+        if more < 1:
+            target = f"= (SELECT id {ready} {order} LIMIT 1 FOR UPDATE SKIP LOCKED)"
+        else:
+            # Our own lock on the head does not make SKIP LOCKED skip it: it is excluded by id.
+            behind = (
+                f"SELECT id {ready} AND kind = %s AND id NOT IN (SELECT id FROM head)"
+                f" AND EXISTS (SELECT 1 FROM head WHERE kind = %s) {order} LIMIT %s FOR UPDATE SKIP LOCKED"
+            )
+            target = (
+                f"IN (WITH head AS ({head}), behind AS ({behind}) SELECT id FROM head UNION ALL SELECT id FROM behind)"
+            )
+            params += [JobStatus.READY, *queues, now, JobKind.ROUTE_EVENT, JobKind.ROUTE_EVENT, more]
     sql = (
         f"UPDATE {table} SET status = %s, lease_token = %s, leased_by = %s, lease_expires_at = %s,"
-        f" updated_at = %s, attempts = attempts + 1 WHERE id = {target}{condition}"
+        f" updated_at = %s, attempts = attempts + 1 WHERE id {target}"
         f" RETURNING id, kind, {', '.join(_RETURNED)}"
     )
     with connections[using].cursor() as cursor:
         cursor.execute(sql, params)
-        row = cursor.fetchone()
-    if row is None:
-        return None
-    job_id, kind, attempts, trace_id, tenant, event_id, run_id = row
-    return ClaimedJob(job_id, kind, token, attempts, trace_id, tenant, event_id, run_id)
+        rows = cursor.fetchall()
+    jobs = [
+        ClaimedJob(row_id, kind, token, attempts, trace_id, tenant, event_id, run_id)
+        for row_id, kind, attempts, trace_id, tenant, event_id, run_id in rows
+    ]
+    return sorted(jobs, key=lambda job: job.id) if len(jobs) > 1 else jobs
 
 
 def next_due(*, queues: list[str], using: str = "default") -> dt.datetime | None:

@@ -52,6 +52,34 @@ def complete(job: ClaimedJob, *, using: str = "default") -> None:
     _finish(job, using, status=JobStatus.DONE, finished_at=timezone.now(), last_error=None)
 
 
+def complete_all(jobs: list[ClaimedJob], *, using: str = "default") -> None:
+    """:func:`complete` for several jobs in one statement; LeaseLost unless every one of them is still held.
+
+    The tokens are this worker's own (fresh UUIDs per claim), so a row matching any of them
+    is one it holds.
+    """
+    if len(jobs) == 1:
+        complete(jobs[0], using=using)
+        return
+    now = timezone.now()
+    where = {
+        "id__in": [job.id for job in jobs],
+        "lease_token__in": list({job.lease_token for job in jobs}),
+        "status": JobStatus.CLAIMED,
+        "lease_expires_at__gt": now,
+    }
+    values = {
+        "lease_token": None,
+        "lease_expires_at": None,
+        "updated_at": now,
+        "status": JobStatus.DONE,
+        "finished_at": now,
+        "last_error": None,
+    }
+    if sql.update(OutboxJob, using, where, values) != len(jobs):
+        raise exceptions.LeaseLost(details={"job_ids": [job.id for job in jobs]})
+
+
 def dead_letter(job: ClaimedJob, error: dict[str, Any], *, using: str = "default") -> None:
     _finish(job, using, status=JobStatus.DEAD, finished_at=timezone.now(), last_error=error)
 

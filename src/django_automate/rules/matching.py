@@ -70,15 +70,19 @@ def condition_holds(rule: RuleSpec, data: dict[str, Any]) -> bool:
     return compiled_condition(rule).holds(data)
 
 
-def matching_rules(event: Event, *, using: str = "default") -> list[RuleSpec]:
+def matching_rules(
+    event: Event, *, using: str = "default", generations: generation.Generations | None = None
+) -> list[RuleSpec]:
     """Enabled rules of the event's tenant whose type pattern and condition match, by priority, with their workflows.
 
     Costs one tiny query: the tenant's generations (one row read by its key). The rules come
     from the tenant's index and the workflows from their cache, both current as of that read
     (see :mod:`django_automate.rules.cache`); only a workflow not cached since it last changed
-    is read, in one more query. Each call returns its own model instances.
+    is read, in one more query. Each call returns its own model instances. ``generations``, read
+    by the caller for several events of one tenant, saves that query.
     """
-    generations = generation.read(event.tenant, using=using)
+    if generations is None:
+        generations = generation.read(event.tenant, using=using)
     index = cache.rule_index(event.tenant, using=using, generations=generations)
     matched = index.match(event.type, event_data(event))
     if not matched:

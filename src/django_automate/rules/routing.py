@@ -7,17 +7,20 @@ from dataclasses import dataclass
 from uuid import UUID
 
 from django.db import IntegrityError, transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from django_automate import exceptions
 from django_automate.internal import sql
 from django_automate.models import Event, EventStatus, ExecutionRun, JobKind, RuleSpec
-from django_automate.observability import instrument
+from django_automate.observability import instrument, otel
 from django_automate.outbox import lease
 from django_automate.outbox.claim import ClaimedJob
-from django_automate.outbox.enqueue import enqueue, enqueue_claimed
+from django_automate.outbox.enqueue import enqueue_claimed, enqueue_runs
 from django_automate.policy import budgets
+from django_automate.rules import generation
 from django_automate.rules.matching import matching_rules
+from django_automate.tracing import context
 from django_automate.tracing.logging import log_extra
 from django_automate.workflows.versions import get_version
 
@@ -44,6 +47,15 @@ class Handoff:
     run: ExecutionRun | None = None
 
 
+@dataclass
+class _Routing:
+    """One event to route: its claimed job, the event, and workflow -> (its highest-priority rule, current version)."""
+
+    job: ClaimedJob
+    event: Event
+    chosen: dict[object, tuple[RuleSpec, UUID]]
+
+
 @instrument.route
 def route_event(job: ClaimedJob, *, using: str = "default", handoff: Handoff | None = None) -> list[ExecutionRun]:
     """Match rules and create runs, atomically with completing the routing job.
@@ -56,90 +68,138 @@ def route_event(job: ClaimedJob, *, using: str = "default", handoff: Handoff | N
     """
     if job.event_id is None:
         raise exceptions.ValidationError("A route_event job needs an event.", details={"job_id": job.id})
+    event = _events(using, handoff).get(id=job.event_id)
+    return _route_all([_Routing(job, event, _choose(event, using))], using, handoff)
+
+
+def route_events(jobs: list[ClaimedJob], *, using: str = "default", handoff: Handoff | None = None) -> list[UUID]:
+    """Route several claimed routing jobs in one transaction: :func:`route_event` for each, with shared writes.
+
+    The jobs complete, the runs and their jobs are inserted and the events marked, one
+    statement each for the whole batch, and all of it commits together (or nothing does).
+    Each event still gets its own ``automate.route`` span and log records under its trace.
+    Returns the ids of the events routed; a job whose event is missing is left to the caller
+    (:func:`route_event` gives it its error), as is the whole batch when this raises.
+    """
+    ids = [job.event_id for job in jobs if job.event_id is not None]
+    events = {event.id: event for event in _events(using, handoff).filter(id__in=ids)}
+    items = []
+    # One read of the routing generations per tenant: the batch is routed as of that moment.
+    tenants = {tenant: generation.read(tenant, using=using) for tenant in {event.tenant for event in events.values()}}
+    for job in jobs:
+        event = events.get(job.event_id) if job.event_id is not None else None
+        if event is None:
+            continue
+        with (
+            context.bind(trace_id=job.trace_id or None, event_id=event.id),
+            otel.span(otel.ROUTE, attributes={"automate.event_id": event.id, "automate.job_id": job.id}) as span,
+        ):
+            chosen = _choose(event, using, tenants[event.tenant])
+            span.set(**{"automate.runs_created": len(chosen), "automate.batch_size": len(jobs)})
+        items.append(_Routing(job, event, chosen))
+    if items:
+        _route_all(items, using, handoff)
+    return [item.event.id for item in items]
+
+
+def _events(using: str, handoff: Handoff | None) -> QuerySet[Event]:
     events = Event.objects.using(using)
     if handoff is not None:
         # Read with the event, so a handed-off run of a tenant without budgets costs no budget query.
         events = events.annotate(automate_has_budgets=budgets.presence())
-    event = events.get(id=job.event_id)
-    chosen: dict[object, tuple[RuleSpec, UUID]] = {}  # workflow -> its highest-priority rule, current version
-    for rule in matching_rules(event, using=using):
+    return events
+
+
+def _choose(
+    event: Event, using: str, generations: generation.Generations | None = None
+) -> dict[object, tuple[RuleSpec, UUID]]:
+    """The workflows the event starts: each enabled one with a published version, with its highest-priority rule."""
+    chosen: dict[object, tuple[RuleSpec, UUID]] = {}
+    for rule in matching_rules(event, using=using, generations=generations):
         workflow = rule.workflow
         if workflow.pk not in chosen and workflow.enabled and workflow.current_version_id is not None:
             chosen[workflow.pk] = (rule, workflow.current_version_id)
+    return chosen
+
+
+def _route_all(items: list[_Routing], using: str, handoff: Handoff | None) -> list[ExecutionRun]:
     for attempt in range(1, _ATTEMPTS + 1):
         try:
-            return _route(job, event, chosen, using, check_existing=attempt > 1, handoff=handoff)
+            return _route(items, using, check_existing=attempt > 1, handoff=handoff)
         except IntegrityError:
             if attempt == _ATTEMPTS:
                 raise
-            logger.info("Event %s was routed concurrently; retrying", event.id, extra=log_extra("route_conflict"))
+            logger.info(
+                "Events %s were routed concurrently; retrying",
+                ", ".join(str(item.event.id) for item in items),
+                extra=log_extra("route_conflict"),
+            )
     raise AssertionError("unreachable")  # pragma: no cover
 
 
-def _route(
-    job: ClaimedJob,
-    event: Event,
-    chosen: dict[object, tuple[RuleSpec, UUID]],
-    using: str,
-    *,
-    check_existing: bool,
-    handoff: Handoff | None,
-) -> list[ExecutionRun]:
+def _route(items: list[_Routing], using: str, *, check_existing: bool, handoff: Handoff | None) -> list[ExecutionRun]:
     handed: tuple[ClaimedJob, ExecutionRun] | None = None
     with transaction.atomic(using=using):
-        # Completing the job first is the fence: conditional on the lease, it raises LeaseLost (rolling
-        # everything back) if the lease is gone, and holds the job's row lock until the commit.
-        lease.complete(job, using=using)
-        existing: set[object] = set()
-        if check_existing and chosen:
+        # Completing the jobs first is the fence: conditional on the leases, it raises LeaseLost (rolling
+        # everything back) if one is gone, and holds the jobs' row locks until the commit.
+        lease.complete_all([item.job for item in items], using=using)
+        existing: set[tuple[object, object]] = set()
+        if check_existing and any(item.chosen for item in items):
             existing = set(
                 ExecutionRun.objects.using(using)
-                .filter(event=event, replay_seq=0, workflow__in=list(chosen))
-                .values_list("workflow_id", flat=True)
+                .filter(event__in=[item.event.id for item in items], replay_seq=0)
+                .values_list("event_id", "workflow_id")
             )
         created = [
             ExecutionRun(
-                event=event,
+                event=item.event,
                 workflow=rule.workflow,
                 replay_seq=0,
-                tenant=event.tenant,
+                tenant=item.event.tenant,
                 workflow_version_id=version_id,
                 rule=rule,
-                trace_id=event.trace_id,
+                trace_id=item.event.trace_id,
             )
-            for pk, (rule, version_id) in chosen.items()
-            if pk not in existing
+            for item in items
+            for pk, (rule, version_id) in item.chosen.items()
+            if (item.event.id, pk) not in existing
         ]
         if created:
             ExecutionRun.objects.using(using).bulk_create(created)
-        for run in created:
-            if handoff is not None and handed is None:
-                claimed = enqueue_claimed(
-                    JobKind.EXECUTE_RUN,
-                    worker_id=handoff.worker_id,
-                    run=run,
-                    tenant=run.tenant,
-                    trace_id=run.trace_id,
-                    queue=RUN_QUEUE,
-                    using=using,
-                )
-                handed = (claimed, run)
-            else:
-                enqueue(
-                    JobKind.EXECUTE_RUN, run=run, tenant=run.tenant, trace_id=run.trace_id, queue=RUN_QUEUE, using=using
-                )
-            logger.info(
-                "Rule %s matched; run %s created",
-                run.rule.name if run.rule else "",
-                run.id,
-                extra=log_extra("run_created", rule_id=run.rule_id, run_id=run.id),
+        queued = created
+        if handoff is not None and created:
+            run = created[0]
+            claimed = enqueue_claimed(
+                JobKind.EXECUTE_RUN,
+                worker_id=handoff.worker_id,
+                run=run,
+                tenant=run.tenant,
+                trace_id=run.trace_id,
+                queue=RUN_QUEUE,
+                using=using,
             )
-        status = EventStatus.ROUTED if chosen else EventStatus.UNMATCHED
-        sql.update(Event, using, {"id": event.id}, {"status": status, "routed_at": timezone.now()})
+            handed, queued = (claimed, run), created[1:]
+        enqueue_runs(queued, queue=RUN_QUEUE, using=using)
+        for run in created:
+            with context.bind(trace_id=run.trace_id or None, event_id=run.event_id):
+                logger.info(
+                    "Rule %s matched; run %s created",
+                    run.rule.name if run.rule else "",
+                    run.id,
+                    extra=log_extra("run_created", rule_id=run.rule_id, run_id=run.id),
+                )
+        now = timezone.now()
+        for status, ids in (
+            (EventStatus.ROUTED, [item.event.id for item in items if item.chosen]),
+            (EventStatus.UNMATCHED, [item.event.id for item in items if not item.chosen]),
+        ):
+            if ids:
+                where = {"id": ids[0]} if len(ids) == 1 else {"id__in": ids}
+                sql.update(Event, using, where, {"status": status, "routed_at": now})
     if handoff is not None and handed is not None:
         # Only once committed (or part of the caller's transaction): the job is the worker's.
         handoff.job, handoff.run = handed
         # What the executor reads of the run comes from memory: its event, workflow and (immutable) version.
         handoff.run.workflow_version = get_version(handoff.run.workflow_version_id, using=using)
-        handoff.run.automate_has_budgets = event.automate_has_budgets  # type: ignore[attr-defined]
+        handoff.run.automate_has_budgets = handoff.run.event.automate_has_budgets  # type: ignore[attr-defined]
     return created

@@ -70,6 +70,30 @@ def process(
                 logger.exception("Could not dead-letter job %s", job.id, extra=log_extra("dead_letter_failed"))
 
 
+def route_together(
+    jobs: list[ClaimedJob], *, using: str = "default", handoff: Handoff | None = None
+) -> list[ClaimedJob]:
+    """Route several claimed routing jobs in one transaction; return the jobs left to :func:`process` one by one.
+
+    Those are the jobs whose event is missing, or all of them if routing them together
+    failed (a lost lease, a conflict, a bug or bad data in one event): one at a time, each
+    gets its own outcome (retried, dead-lettered or discarded) instead of sharing another's.
+    """
+    from django_automate.rules.routing import route_events
+
+    try:
+        routed = set(route_events(jobs, using=using, handoff=handoff))
+    except Exception:
+        logger.warning(
+            "Routing %s events together failed; routing them one at a time",
+            len(jobs),
+            exc_info=True,
+            extra=log_extra("route_batch_failed"),
+        )
+        return jobs
+    return [job for job in jobs if job.event_id not in routed]
+
+
 def _release_quietly(job: ClaimedJob, using: str) -> None:
     try:
         lease.release(job, using=using)

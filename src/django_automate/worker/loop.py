@@ -20,11 +20,11 @@ from django.utils import timezone
 from django_automate import conf
 from django_automate.internal.outage import close_quietly, is_lock_conflict
 from django_automate.models import WorkerHeartbeat
-from django_automate.outbox.claim import claim_one, next_due, recover_expired
+from django_automate.outbox.claim import claim, next_due, recover_expired
 from django_automate.rules.routing import RUN_QUEUE, Handoff
 from django_automate.runs.deadline import stop_runner
 from django_automate.tracing.logging import log_extra
-from django_automate.worker.handlers import process
+from django_automate.worker.handlers import process, route_together
 from django_automate.worker.heartbeat import LeaseHeartbeat
 from django_automate.worker.wakeup import Waiter
 
@@ -129,17 +129,27 @@ class Worker:
     def _iterate(self, waiter: Waiter, beats: LeaseHeartbeat) -> bool:
         """Claim and process one job, or wait; ``False`` ends the loop (``once`` with nothing left)."""
         self._maybe_recover()
-        job = claim_one(worker_id=self.id, queues=self.queues, using=self.using)
-        if job is None:
+        # The routing jobs waiting behind a routing job come with it, to be routed in one transaction.
+        jobs = claim(worker_id=self.id, queues=self.queues, routing_batch=conf.worker_batch_size(), using=self.using)
+        if not jobs:
             if self.once:
                 return False
             waiter.wait(self._idle_wait(waiter), self.stopping)
             return True
+        job = jobs[0]
         logger.debug("Claimed job %s", job.id, extra=log_extra("claim_job", job_id=job.id, trace_id=job.trace_id))
         handoff: Handoff | None = Handoff(self.id) if RUN_QUEUE in self.queues else None
-        with beats.holding(job):
-            process(job, using=self.using, stopping=self.stopping, handoff=handoff)
-        self._count()
+        if len(jobs) > 1:
+            with beats.holding(job):
+                left = route_together(jobs, using=self.using, handoff=handoff)
+            self._count(len(jobs) - len(left))
+            jobs = left
+        for each in jobs:
+            # A run handed off already is executed below; later routings queue theirs.
+            handed = handoff if handoff is None or handoff.job is None else None
+            with beats.holding(each):
+                process(each, using=self.using, stopping=self.stopping, handoff=handed)
+            self._count()
         if handoff is not None and handoff.job is not None:
             # Routing gave this worker the run it created: execute it now, no claim needed.
             with beats.holding(handoff.job):
@@ -147,9 +157,9 @@ class Worker:
             self._count()
         return True
 
-    def _count(self) -> None:
+    def _count(self, jobs: int = 1) -> None:
         with self._lock:
-            self.processed += 1
+            self.processed += jobs
 
     def _idle_wait(self, waiter: Waiter) -> float:
         """How long to wait after finding nothing to claim.
