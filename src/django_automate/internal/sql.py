@@ -36,6 +36,14 @@ def update(model: type[Model], using: str, where: dict[str, Any], values: dict[s
     ``where`` keys are ``field`` (equality), ``field__gt``, ``field__lt`` or ``field__in`` (a
     non-empty tuple or list). ``values`` are plain values, no expressions.
     """
+    text, params = update_sql(model, using, where, values)
+    with connections[using].cursor() as cursor:
+        cursor.execute(text, params)
+        return int(cursor.rowcount)
+
+
+def update_sql(model: type[Model], using: str, where: dict[str, Any], values: dict[str, Any]) -> tuple[str, list[Any]]:
+    """The statement :func:`update` runs, with its values; it ends with its ``WHERE`` conditions."""
     connection = connections[using]
     meta = model._meta
     conditions = []
@@ -63,15 +71,13 @@ def update(model: type[Model], using: str, where: dict[str, Any], values: dict[s
             params.extend(field.get_db_prep_value(item, connection, prepared=False) for item in value)
         else:
             params.append(field.get_db_prep_value(value, connection, prepared=False))
-    with connection.cursor() as cursor:
-        cursor.execute(text, params)
-        return int(cursor.rowcount)
+    return text, params
 
 
 def insert(obj: Model, using: str) -> None:
     """``obj.save(using=using, force_insert=True)`` in one statement; an auto primary key is read back."""
     model = type(obj)
-    if pre_save.has_listeners(model) or post_save.has_listeners(model):
+    if has_save_receivers(model):
         obj.save(using=using, force_insert=True)
         return
     connection = connections[using]
@@ -88,6 +94,11 @@ def insert(obj: Model, using: str) -> None:
             obj.pk = cursor.lastrowid  # MySQL/MariaDB and SQLite report the generated key
     obj._state.adding = False
     obj._state.db = using
+
+
+def has_save_receivers(model: type[Model]) -> bool:
+    """Whether a ``pre_save`` or ``post_save`` receiver listens to ``model`` (the helpers here send neither)."""
+    return pre_save.has_listeners(model) or post_save.has_listeners(model)
 
 
 def insert_sql(obj: Model, using: str) -> tuple[str, list[Any]]:
@@ -111,6 +122,27 @@ def insert_sql(obj: Model, using: str) -> tuple[str, list[Any]]:
         with _lock:
             _texts[shape] = text
         return text, list(params)
+    return text, [field.get_db_prep_save(field.pre_save(obj, True), connection) for field in fields]
+
+
+def insert_select_sql(obj: Model, using: str) -> tuple[str, list[Any]]:
+    """``INSERT INTO … SELECT CAST(%s AS type), …`` of ``obj`` (primary key set), to append a ``WHERE`` to.
+
+    The same values as :func:`insert_sql`; each cast to its column's type, since values
+    selected rather than listed in ``VALUES`` are not typed by their target column.
+    """
+    connection = connections[using]
+    meta = obj._meta
+    fields = [field for field in meta.local_concrete_fields if not getattr(field, "generated", False)]
+    shape = ("insert_select", type(obj), connection.vendor)
+    text = _texts.get(shape)
+    if text is None:
+        quote = connection.ops.quote_name
+        columns = ", ".join(quote(str(field.column)) for field in fields)
+        casts = ", ".join(f"CAST(%s AS {field.cast_db_type(connection)})" for field in fields)
+        text = f"INSERT INTO {quote(meta.db_table)} ({columns}) SELECT {casts}"
+        with _lock:
+            _texts[shape] = text
     return text, [field.get_db_prep_save(field.pre_save(obj, True), connection) for field in fields]
 
 

@@ -16,6 +16,7 @@ from django_automate.outbox.claim import ClaimedJob
 from django_automate.policy import budgets
 from django_automate.runs import states
 from django_automate.runs.context import run_data
+from django_automate.runs.loading import run_to_execute
 from django_automate.runs.steps import Outcome, StepCall, run_step, start_run
 from django_automate.tracing import context
 from django_automate.tracing.logging import log_extra
@@ -39,12 +40,7 @@ def execute_run(
     if job.run_id is None:
         raise exceptions.ValidationError("An execute_run job needs a run.", details={"job_id": job.id})
     if run is None or run.pk != job.run_id:
-        run = (
-            ExecutionRun.objects.using(using)
-            .select_related("event", "workflow", "workflow_version")
-            .annotate(automate_has_budgets=budgets.presence())
-            .get(id=job.run_id)
-        )
+        run = run_to_execute(job.run_id, using=using)
     with context.bind(run_id=run.id, event_id=run.event_id, tenant=run.tenant):
         if run.status in states.TERMINAL:
             lease.complete(job, using=using)

@@ -24,7 +24,7 @@ from django_automate.outbox.claim import ClaimedJob
 from django_automate.outbox.retry import RetryPolicy
 from django_automate.policy import budgets
 from django_automate.policy.redaction import mask_values, redact
-from django_automate.runs import states
+from django_automate.runs import single_statement, states
 from django_automate.runs.deadline import call_with_deadline
 from django_automate.secrets.refs import Resolver
 from django_automate.tracing import context
@@ -115,26 +115,30 @@ def start_run(run: ExecutionRun, *, using: str) -> None:
 
 
 def _record(call: StepCall, attempt: int, status: str, **values: Any) -> StepRun:
+    """Record an attempt, fenced by the job's lease, starting a pending run with it."""
     now = timezone.now()
+    step_run = StepRun(
+        tenant=call.run.tenant,
+        run=call.run,
+        step_id=call.step_id,
+        step_index=call.index,
+        attempt=attempt,
+        connector=str(call.step.get("connector", "")),
+        action=str(call.step.get("action", "")),
+        status=status,
+        idempotency_key=f"{call.run.id}:{call.step_id}",
+        trace_id=call.run.trace_id,
+        started_at=now,
+        finished_at=None if status == StepStatus.RUNNING else now,
+        success_guard=True if status == StepStatus.SUCCEEDED else None,
+        **values,
+    )
+    if single_statement.available(call.using):
+        single_statement.record(call.job, call.run, step_run, using=call.using)
+        return step_run
     with transaction.atomic(using=call.using):
         lease.fence(call.job, using=call.using)
         start_run(call.run, using=call.using)
-        step_run = StepRun(
-            tenant=call.run.tenant,
-            run=call.run,
-            step_id=call.step_id,
-            step_index=call.index,
-            attempt=attempt,
-            connector=str(call.step.get("connector", "")),
-            action=str(call.step.get("action", "")),
-            status=status,
-            idempotency_key=f"{call.run.id}:{call.step_id}",
-            trace_id=call.run.trace_id,
-            started_at=now,
-            finished_at=None if status == StepStatus.RUNNING else now,
-            success_guard=True if status == StepStatus.SUCCEEDED else None,
-            **values,
-        )
         sql.insert(step_run, call.using)
         return step_run
 
@@ -242,14 +246,27 @@ def _execute(call: StepCall, step_run: StepRun, rendered: Any, round_attempt: in
         call.data["steps"][call.step_id] = {"status": "failed", "output": None, "error": error}
         return Outcome.FAILED
     stored = redact(mask_values(output, resolver.values))
-    with transaction.atomic(using=call.using):
-        if call.finish is None:
-            lease.fence(call.job, using=call.using)
-        else:
-            # The last step: the run ends and the job completes in this transaction. The job write
-            # is conditional on the lease, so a late worker gets LeaseLost before touching the attempt.
-            call.finished = call.finish()
-        _close(call, step_run, StepStatus.SUCCEEDED, duration_ms, output=stored, cost=cost)
+    if single_statement.available(call.using):
+        # The same writes as below, in one statement (``finish`` is set for the last step only).
+        call.finished = single_statement.close_succeeded(
+            call.job,
+            call.run,
+            step_run,
+            last=call.finish is not None,
+            using=call.using,
+            duration_ms=duration_ms,
+            output=stored,
+            cost=cost,
+        )
+    else:
+        with transaction.atomic(using=call.using):
+            if call.finish is None:
+                lease.fence(call.job, using=call.using)
+            else:
+                # The last step: the run ends and the job completes in this transaction. The job write
+                # is conditional on the lease, so a late worker gets LeaseLost before touching the attempt.
+                call.finished = call.finish()
+            _close(call, step_run, StepStatus.SUCCEEDED, duration_ms, output=stored, cost=cost)
     budgets.record_cost(call.run, str(call.step.get("connector", "")), cost, using=call.using, loaded=call.budgets)
     call.data["steps"][call.step_id] = {"status": "succeeded", "output": stored}
     logger.info("Step %s succeeded", call.step_id, extra=log_extra("step_succeeded", duration_ms=duration_ms))
