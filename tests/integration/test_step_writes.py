@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
+import uuid
 from decimal import Decimal
 from typing import Any
 
@@ -76,6 +78,26 @@ def test_an_attempt_closed_by_someone_else_is_not_closed_again_and_the_job_is_no
     assert OutboxJob.objects.get(id=job.id).status == JobStatus.READY
 
 
+def test_a_late_worker_whose_attempt_the_next_holder_closed_gets_lease_lost_and_writes_nothing(
+    workflow_factory, rule_factory, monkeypatch, caplog
+):
+    job = claimed_run_job(workflow_factory, rule_factory)
+    other = uuid.uuid4()
+
+    def taken_over(ctx: Any) -> None:
+        # The lease expired during the call; another worker recovered the job and closed the attempt.
+        OutboxJob.objects.filter(id=job.id).update(lease_token=other, leased_by="next")
+        StepRun.objects.update(status=StepStatus.RETRYING)
+
+    during_the_call(monkeypatch, taken_over)
+    with caplog.at_level(logging.WARNING):
+        process(job)
+    assert "Lost the lease" in caplog.text and "failed unexpectedly" not in caplog.text
+    assert OutboxJob.objects.filter(id=job.id, status=JobStatus.CLAIMED, lease_token=other).exists()
+    assert ExecutionRun.objects.get(id=job.run_id).status == RunStatus.RUNNING
+    assert list(StepRun.objects.values_list("status", flat=True)) == [StepStatus.RETRYING]
+
+
 def test_a_worker_whose_lease_expired_before_its_first_attempt_records_nothing_and_calls_nothing(
     workflow_factory, rule_factory, monkeypatch
 ):
@@ -100,7 +122,7 @@ def test_a_one_step_execution_writes_in_one_statement_per_transaction(workflow_f
     # run's end and the job's completion: no BEGIN, no COMMIT, no other write.
     assert len(statements) == 3, [text[:60] for text in statements]
     assert statements[1].startswith("WITH fence AS (UPDATE") and "INSERT INTO" in statements[1]
-    assert statements[2].startswith("WITH running AS (SELECT")
+    assert statements[2].startswith("WITH held AS (SELECT")
     assert ExecutionRun.objects.get(id=job.run_id).status == RunStatus.SUCCEEDED
     assert OutboxJob.objects.get(id=job.id).status == JobStatus.DONE
 

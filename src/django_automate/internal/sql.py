@@ -46,32 +46,59 @@ def update_sql(model: type[Model], using: str, where: dict[str, Any], values: di
     """The statement :func:`update` runs, with its values; it ends with its ``WHERE`` conditions."""
     connection = connections[using]
     meta = model._meta
-    conditions = []
-    for key, value in where.items():
-        name, _, op = key.partition("__")
-        conditions.append((name, op, len(value) if op == "in" else 0))
-    shape = ("update", model, connection.vendor, tuple(values), tuple(conditions))
+    shape = ("update", model, connection.vendor, tuple(values), _condition_shape(where))
     text = _texts.get(shape)
     if text is None:
         quote = connection.ops.quote_name
         assignments = ", ".join(f"{quote(_column(meta, name))} = %s" for name in values)
-        tests = []
-        for name, op, count in conditions:
-            column = quote(_column(meta, name))
-            operator = _OPERATORS[op]
-            placeholder = f"({', '.join(['%s'] * count)})" if op == "in" else "%s"
-            tests.append(f"{column} {operator} {placeholder}")
-        text = f"UPDATE {quote(meta.db_table)} SET {assignments} WHERE {' AND '.join(tests)}"
+        text = f"UPDATE {quote(meta.db_table)} SET {assignments} WHERE {_conditions(model, using, where)}"
         with _lock:
             _texts[shape] = text
     params: list[Any] = [_field(meta, name).get_db_prep_save(value, connection) for name, value in values.items()]
+    return text, params + _condition_params(model, using, where)
+
+
+def exists_sql(model: type[Model], using: str, where: dict[str, Any]) -> tuple[str, list[Any]]:
+    """``SELECT 1 FROM <table> WHERE …`` with the conditions :func:`update` understands, and their values."""
+    connection = connections[using]
+    shape = ("exists", model, connection.vendor, _condition_shape(where))
+    text = _texts.get(shape)
+    if text is None:
+        text = (
+            f"SELECT 1 FROM {connection.ops.quote_name(model._meta.db_table)} WHERE {_conditions(model, using, where)}"
+        )
+        with _lock:
+            _texts[shape] = text
+    return text, _condition_params(model, using, where)
+
+
+def _condition_shape(where: dict[str, Any]) -> tuple[tuple[str, str, int], ...]:
+    shape = []
     for key, value in where.items():
-        field = _field(meta, key.partition("__")[0])
+        name, _, op = key.partition("__")
+        shape.append((name, op, len(value) if op == "in" else 0))
+    return tuple(shape)
+
+
+def _conditions(model: type[Model], using: str, where: dict[str, Any]) -> str:
+    quote = connections[using].ops.quote_name
+    tests = []
+    for name, op, count in _condition_shape(where):
+        placeholder = f"({', '.join(['%s'] * count)})" if op == "in" else "%s"
+        tests.append(f"{quote(_column(model._meta, name))} {_OPERATORS[op]} {placeholder}")
+    return " AND ".join(tests)
+
+
+def _condition_params(model: type[Model], using: str, where: dict[str, Any]) -> list[Any]:
+    connection = connections[using]
+    params: list[Any] = []
+    for key, value in where.items():
+        field = _field(model._meta, key.partition("__")[0])
         if key.endswith("__in"):
             params.extend(field.get_db_prep_value(item, connection, prepared=False) for item in value)
         else:
             params.append(field.get_db_prep_value(value, connection, prepared=False))
-    return text, params
+    return params
 
 
 def insert(obj: Model, using: str) -> None:

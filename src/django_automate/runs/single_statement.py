@@ -85,11 +85,12 @@ def close_succeeded(
         for state, targets in states.STEP_TRANSITIONS.items()
         if StepStatus.SUCCEEDED in targets and state != StepStatus.PENDING
     ]
-    # The job write waits for the attempt to be running, so an attempt closed already changes nothing.
-    parts = ["running AS (SELECT 1 FROM {table} WHERE id = %s AND status IN ({sources}))"]
-    quote = connections[using].ops.quote_name
-    parts[0] = parts[0].format(table=quote(StepRun._meta.db_table), sources=", ".join(["%s"] * len(sources)))
-    params: list[Any] = [StepRun._meta.pk.get_db_prep_value(step_run.pk, connections[using]), *sources]
+    # The job write waits for the attempt to be running, so an attempt closed already changes nothing;
+    # "held" (read, not written) tells a lost lease from that, as the transaction's first write did.
+    held, params = sql.exists_sql(OutboxJob, using, _held(job, now))
+    running, running_params = sql.exists_sql(StepRun, using, {"id": step_run.pk, "status__in": sources})
+    parts = [f"held AS ({held}), running AS ({running})"]
+    params += running_params
     if last:
         done = {"lease_token": None, "lease_expires_at": None, "updated_at": now, "status": JobStatus.DONE}
         text, job_params = sql.update_sql(
@@ -107,9 +108,13 @@ def close_succeeded(
     parts.append(f"closed AS ({text} AND {_FENCED} RETURNING 1)")
     params += step_params
     ended = "(SELECT count(*) FROM ended)" if last else "1"
-    counts = f"SELECT (SELECT count(*) FROM running), (SELECT count(*) FROM fence), {ended}"
-    running, fenced, moved = _execute(f"WITH {', '.join(parts)} {counts}", params, using)
-    if not running:
+    counts = "(SELECT count(*) FROM held), (SELECT count(*) FROM running), (SELECT count(*) FROM fence)"
+    still_held, still_running, fenced, moved = _execute(
+        f"WITH {', '.join(parts)} SELECT {counts}, {ended}", params, using
+    )
+    if not still_held:
+        raise exceptions.LeaseLost(details={"job_id": job.id})
+    if not still_running:
         raise exceptions.IllegalTransition(
             "A step attempt cannot go to succeeded from its current state.",
             details={"step_run_id": str(step_run.pk), "to": StepStatus.SUCCEEDED},
