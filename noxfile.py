@@ -12,7 +12,7 @@ import socket
 import nox
 
 nox.options.default_venv_backend = "uv|virtualenv"
-nox.options.sessions = ["lint", "tests", "compat"]
+nox.options.sessions = ["lint", "tests", "compat", "prepared"]
 nox.options.error_on_missing_interpreters = True
 
 PRIMARY_PYTHON = "3.12"
@@ -83,6 +83,28 @@ def tests(session: nox.Session, db: str) -> None:
     # The admin's browser tests do not depend on the database engine: they run once, on SQLite.
     markers = [] if db == "sqlite" else ["-m", "not browser"]
     session.run("pytest", *markers, *session.posargs, env={"AUTOMATE_TEST_DB": db})
+
+
+@nox.session(python=PRIMARY_PYTHON)
+def prepared(session: nox.Session) -> None:
+    """Unit and integration tests on PostgreSQL with psycopg's prepared statements on (OPTIONS prepare_threshold=0).
+
+    Django leaves them off; a project that turns them on gets its hot statements prepared
+    (server-side binding): this runs every statement that way.
+    """
+    host, port, extras_name = DATABASES["postgres"] or ("", 0, "")
+    if not reachable(host, port):
+        message = f"postgres is not reachable at {host}:{port}"
+        if require_databases():
+            session.error(message)
+        session.skip(f"SKIPPED the prepared-statement suite: {message}")
+    session.install("-e", f".[dev,{extras_name}]", django_spec(PRIMARY_DJANGO), "dj-database-url")
+    env = {
+        "AUTOMATE_TEST_DB": "postgres",
+        "AUTOMATE_TEST_PREPARE_THRESHOLD": "0",
+        "AUTOMATE_TEST_DB_SUFFIX": "_prepared",
+    }
+    session.run("pytest", "-q", "-p", "no:cacheprovider", *COMPAT_TESTS, *COMPAT_EXCLUDED, *session.posargs, env=env)
 
 
 @nox.session

@@ -34,6 +34,7 @@ NAME = os.environ.get("AUTOMATE_BENCH_DB_NAME")
 CONN_MAX_AGE = int(os.environ.get("AUTOMATE_BENCH_CONN_MAX_AGE", "0"))
 # The scratch database bench/run.py creates; set it to run two benchmarks side by side on one server.
 TEST_NAME = os.environ.get("AUTOMATE_BENCH_SCRATCH_DB", "automate_bench_pipeline")
+PREPARE_THRESHOLD = int(os.environ.get("AUTOMATE_BENCH_PREPARE_THRESHOLD", "5") or 0) or None
 if DB == "postgres":
     DATABASES = {
         "default": {
@@ -43,6 +44,8 @@ if DB == "postgres":
             "HOST": os.environ.get("PGHOST", "127.0.0.1"),
             "PORT": os.environ.get("PGPORT", "5432"),
             "CONN_MAX_AGE": CONN_MAX_AGE,
+            # psycopg's default, which Django turns off unless set; AUTOMATE_BENCH_PREPARE_THRESHOLD="" leaves it off.
+            "OPTIONS": {"prepare_threshold": PREPARE_THRESHOLD},
             "TEST": {"NAME": TEST_NAME},
         }
     }

@@ -51,6 +51,8 @@ SUFFIX = os.environ.get("AUTOMATE_TEST_DB_SUFFIX", "")
 # Worker subprocesses started by acceptance tests connect to the test database by name.
 DB_NAME_OVERRIDE = os.environ.get("AUTOMATE_TEST_DB_NAME")
 
+PREPARE = os.environ.get("AUTOMATE_TEST_PREPARE_THRESHOLD", "")
+PREPARE_THRESHOLD = int(PREPARE) if PREPARE else None
 if DB == "postgres":
     DATABASES = {
         "default": {
@@ -59,6 +61,8 @@ if DB == "postgres":
             "USER": os.environ.get("PGUSER", "postgres"),
             "HOST": os.environ.get("PGHOST", "127.0.0.1"),
             "PORT": os.environ.get("PGPORT", "5432"),
+            # AUTOMATE_TEST_PREPARE_THRESHOLD: psycopg's prepared statements (Django leaves them off).
+            "OPTIONS": {"prepare_threshold": PREPARE_THRESHOLD},
             "TEST": {"NAME": f"test_automate{SUFFIX}"},
         }
     }

@@ -21,6 +21,7 @@ from django_automate.outbox.claim import ClaimedJob, claim_one
 from django_automate.runs import single_statement
 from django_automate.runs.loading import run_to_execute
 from django_automate.worker.handlers import process
+from django_automate.worker.loop import Worker
 from django_automate.workflows.versions import get_version
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -121,8 +122,8 @@ def test_a_one_step_execution_writes_in_one_statement_per_transaction(workflow_f
     # The run's load, the attempt recorded (fence, run started, attempt inserted) and closed with the
     # run's end and the job's completion: no BEGIN, no COMMIT, no other write.
     assert len(statements) == 3, [text[:60] for text in statements]
-    assert statements[1].startswith("WITH fence AS (UPDATE") and "INSERT INTO" in statements[1]
-    assert statements[2].startswith("WITH held AS (SELECT")
+    assert "WITH fence AS (UPDATE" in statements[1] and "INSERT INTO" in statements[1]
+    assert "WITH held AS (SELECT" in statements[2]
     assert ExecutionRun.objects.get(id=job.run_id).status == RunStatus.SUCCEEDED
     assert OutboxJob.objects.get(id=job.id).status == JobStatus.DONE
 
@@ -188,3 +189,32 @@ def test_a_run_loaded_for_execution_knows_whether_a_budget_may_apply(workflow_fa
         Budget.objects.create(scope="global", metric="runs", limit=Decimal(5), period="day", **budget)
     job = claimed_run_job(workflow_factory, rule_factory, tenant="acme")
     assert run_to_execute(job.run_id).automate_has_budgets is applies  # type: ignore[attr-defined]
+
+
+def prepared_statements() -> list[str]:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT statement FROM pg_prepared_statements")
+        return [row[0] for row in cursor.fetchall()]
+
+
+@pytest.mark.usefixtures("_postgres_only")
+@pytest.mark.parametrize("threshold", [None, 0])
+def test_the_hot_statements_are_prepared_only_where_the_project_allows_prepared_statements(
+    workflow_factory, rule_factory, threshold
+):
+    options = connection.settings_dict.setdefault("OPTIONS", {})
+    saved = options.get("prepare_threshold")
+    connection.ensure_connection()
+    options["prepare_threshold"] = connection.connection.prepare_threshold = threshold
+    try:
+        rule_factory(workflow_factory())
+        for n in range(3):
+            django_automate.emit("order.created", {"n": n})
+        assert Worker(once=True, install_signal_handlers=False).run() == 6
+        prepared = prepared_statements()
+    finally:
+        options["prepare_threshold"] = connection.connection.prepare_threshold = saved
+    assert ExecutionRun.objects.filter(status=RunStatus.SUCCEEDED).count() == 3
+    hot = [text for text in prepared if "WITH fence AS" in text or "WITH held AS" in text]
+    # Django leaves prepared statements off (connection poolers); where a project turns them on, so do we.
+    assert len(hot) == (0 if threshold is None else 2)

@@ -15,6 +15,7 @@ They send no model signals: :func:`insert` falls back to ``save()`` when a ``pre
 from __future__ import annotations
 
 import threading
+from importlib import import_module
 from typing import Any
 
 from django.db import connections
@@ -30,6 +31,34 @@ _texts: dict[tuple[Any, ...], str] = {}
 _lock = threading.Lock()
 
 
+def hot_cursor(using: str) -> Any:
+    """A cursor for the hot statements: prepared by PostgreSQL when the project allows prepared statements.
+
+    Django's psycopg 3 cursors bind values on the client and are never prepared, and Django
+    turns psycopg's prepared statements off unless ``OPTIONS["prepare_threshold"]`` is set
+    (connection poolers in transaction mode cannot keep them). Where it is set, these
+    statements go through a server-binding cursor instead, which psycopg prepares once they
+    ran that many times: PostgreSQL then skips planning them, most of their cost. Elsewhere
+    this is the connection's ordinary cursor. Either way it is Django's cursor wrapper, with
+    its error translation, query logging and ``execute_wrapper`` hooks.
+    """
+    connection = connections[using]
+    if (
+        connection.vendor != "postgresql"
+        or connection.settings_dict.get("OPTIONS", {}).get("prepare_threshold") is None
+    ):
+        return connection.cursor()
+    backend: Any = import_module("django.db.backends.postgresql.base")
+    if not backend.is_psycopg3:
+        return connection.cursor()
+    connection.ensure_connection()
+    with connection.wrap_database_errors:
+        raw = backend.ServerBindingCursor(connection.connection)
+    connection.validate_thread_sharing()
+    wrap: Any = connection.make_debug_cursor if connection.queries_logged else connection.make_cursor
+    return wrap(raw)
+
+
 def update(model: type[Model], using: str, where: dict[str, Any], values: dict[str, Any]) -> int:
     """``model.objects.using(using).filter(**where).update(**values)`` for plain values; rows matched.
 
@@ -37,7 +66,7 @@ def update(model: type[Model], using: str, where: dict[str, Any], values: dict[s
     non-empty tuple or list). ``values`` are plain values, no expressions.
     """
     text, params = update_sql(model, using, where, values)
-    with connections[using].cursor() as cursor:
+    with hot_cursor(using) as cursor:
         cursor.execute(text, params)
         return int(cursor.rowcount)
 
@@ -110,7 +139,7 @@ def insert(obj: Model, using: str) -> None:
     connection = connections[using]
     meta = obj._meta
     sql, params = insert_sql(obj, using)
-    with connection.cursor() as cursor:
+    with hot_cursor(using) as cursor:
         if meta.auto_field is None or obj.pk is not None:
             cursor.execute(sql, params)
         elif connection.vendor == "postgresql":

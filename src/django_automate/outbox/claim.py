@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from django_automate import conf
 from django_automate.internal.outage import is_lock_conflict
+from django_automate.internal.sql import hot_cursor
 from django_automate.models import JobKind, JobStatus, OutboxJob
 
 CANDIDATES = 8
@@ -209,7 +210,7 @@ def _claim_returning(
         f" updated_at = %s, attempts = attempts + 1 WHERE id {target}"
         f" RETURNING id, kind, {', '.join(_RETURNED)}"
     )
-    with connections[using].cursor() as cursor:
+    with hot_cursor(using) as cursor:
         cursor.execute(sql, params)
         rows = cursor.fetchall()
     jobs = [

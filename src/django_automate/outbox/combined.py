@@ -43,7 +43,7 @@ def insert_with_job(row: Model, job: OutboxJob, *, using: str) -> None:
         f"WITH automate_row AS ({row_sql}), automate_job AS ({job_sql} RETURNING id) "
         "SELECT id, pg_notify(%s, %s) FROM automate_job"
     )
-    with connections[using].cursor() as cursor:
+    with sql.hot_cursor(using) as cursor:
         params: list[Any] = [*row_params, *job_params, NOTIFY_CHANNEL, job.queue]
         cursor.execute(statement, params)
         job.pk = cursor.fetchone()[0]

@@ -20,6 +20,7 @@ from django.db import DatabaseError, connections, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.migrations.recorder import MigrationRecorder
 
+from django_automate.internal import sql
 from django_automate.models import RuleGeneration
 
 MIGRATION = ("automate", "0004_rule_generation")
@@ -49,7 +50,7 @@ def read(tenant: str, *, using: str = "default") -> Generations:
     """
     connection = connections[using]
     table = connection.ops.quote_name(RuleGeneration._meta.db_table)
-    with connection.cursor() as cursor:
+    with sql.hot_cursor(using) as cursor:
         cursor.execute(f"SELECT generation, workflow_generation FROM {table} WHERE tenant = %s", [tenant])
         row = cursor.fetchone()
     return NONE if row is None else Generations(int(row[0]), int(row[1]))

@@ -17,6 +17,7 @@ from uuid import UUID
 from django.db import connections
 from django.db.models import Field, Model
 
+from django_automate.internal import sql
 from django_automate.models import Budget, Event, ExecutionRun, Workflow
 from django_automate.workflows.versions import get_version
 
@@ -30,7 +31,7 @@ def run_to_execute(run_id: UUID, *, using: str = "default") -> ExecutionRun:
     """The run with its event, workflow and (cached, immutable) version; raises ``ExecutionRun.DoesNotExist``."""
     connection = connections[using]
     text, columns = _statement(using)
-    with connection.cursor() as cursor:
+    with sql.hot_cursor(using) as cursor:
         cursor.execute(text, [True, ExecutionRun._meta.pk.get_db_prep_value(run_id, connection)])
         row = cursor.fetchone()
     if row is None:

@@ -153,6 +153,6 @@ def _illegal_run_transition(run: ExecutionRun, to: str, using: str) -> exception
 
 
 def _execute(statement: str, params: list[Any], using: str) -> tuple[int, ...]:
-    with connections[using].cursor() as cursor:
+    with sql.hot_cursor(using) as cursor:
         cursor.execute(statement, params)
         return tuple(int(count) for count in cursor.fetchone())
