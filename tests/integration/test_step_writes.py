@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import re
 import uuid
 from decimal import Decimal
 from typing import Any
@@ -17,7 +18,7 @@ import django_automate
 from django_automate import exceptions
 from django_automate.connectors.log import LogConnector
 from django_automate.models import Budget, ExecutionRun, JobStatus, OutboxJob, RunStatus, StepRun, StepStatus
-from django_automate.outbox.claim import ClaimedJob, claim_one
+from django_automate.outbox.claim import ClaimedJob, claim, claim_one
 from django_automate.runs import single_statement
 from django_automate.runs.loading import run_to_execute
 from django_automate.worker.handlers import process
@@ -218,3 +219,25 @@ def test_the_hot_statements_are_prepared_only_where_the_project_allows_prepared_
     hot = [text for text in prepared if "WITH fence AS" in text or "WITH held AS" in text]
     # Django leaves prepared statements off (connection poolers); where a project turns them on, so do we.
     assert len(hot) == (0 if threshold is None else 2)
+
+
+@pytest.mark.usefixtures("_postgres_only")
+def test_a_worker_reads_a_claimed_runs_run_with_the_claim_itself(workflow_factory, rule_factory):
+    job = claimed_run_job(workflow_factory, rule_factory)
+    OutboxJob.objects.filter(id=job.id).update(status=JobStatus.READY, lease_token=None)  # back in the queue
+    django_automate.emit("order.created", {"n": 2})  # a routing job behind it
+    [claimed] = claim(worker_id="w", queues=["default"], routing_batch=10, with_runs=True)
+    assert claimed.id == job.id and claimed.run is not None
+    orm = ExecutionRun.objects.select_related("event", "workflow").get(id=job.run_id)
+    for obj, expected in ((claimed.run, orm), (claimed.run.event, orm.event), (claimed.run.workflow, orm.workflow)):
+        for field in type(expected)._meta.concrete_fields:
+            assert getattr(obj, field.attname) == getattr(expected, field.attname), field.name
+    assert claimed.run.automate_has_budgets is False  # type: ignore[attr-defined]
+    [route] = claim(worker_id="w", queues=["default"], routing_batch=10, with_runs=True)
+    assert route.kind == "route_event" and route.run is None
+    OutboxJob.objects.filter(id__in=[claimed.id, route.id]).update(status=JobStatus.READY, lease_token=None)
+    with CaptureQueriesContext(connection) as queries:
+        assert Worker(once=True, install_signal_handlers=False).run() == 3
+    # No read of a run of its own: the claims brought the queued run, the hand-off the other.
+    assert not [q["sql"] for q in queries.captured_queries if re.match(r"(QUERY = ')?SELECT r\.", q["sql"])]
+    assert ExecutionRun.objects.filter(status=RunStatus.SUCCEEDED).count() == 2

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 from django.db import OperationalError, connections, transaction
 from django.db.models import F, Min, Q
@@ -19,6 +19,9 @@ from django_automate import conf
 from django_automate.internal.outage import is_lock_conflict
 from django_automate.internal.sql import hot_cursor
 from django_automate.models import JobKind, JobStatus, OutboxJob
+
+if TYPE_CHECKING:
+    from django_automate.models import ExecutionRun
 
 CANDIDATES = 8
 DEADLOCK_RETRIES = 2
@@ -40,6 +43,8 @@ class ClaimedJob:
     tenant: str
     event_id: uuid.UUID | None
     run_id: uuid.UUID | None
+    #: The job's run, read by the claim itself (``claim(..., with_runs=True)`` on PostgreSQL), ready to execute.
+    run: ExecutionRun | None = field(default=None, compare=False, repr=False)
 
 
 def _lease_until(now: dt.datetime) -> dt.datetime:
@@ -71,13 +76,16 @@ def claim_one(*, worker_id: str, queues: list[str], using: str = "default") -> C
     return jobs[0] if jobs else None
 
 
-def claim(*, worker_id: str, queues: list[str], routing_batch: int = 1, using: str = "default") -> list[ClaimedJob]:
+def claim(
+    *, worker_id: str, queues: list[str], routing_batch: int = 1, with_runs: bool = False, using: str = "default"
+) -> list[ClaimedJob]:
     """Claim the oldest ready job of ``queues``, and if it is a routing job, up to ``routing_batch - 1`` more behind it.
 
     All under one fresh lease token, in the statements one claim costs: the routing jobs
     waiting behind the first are routed with it in one transaction. Jobs of other kinds are
     claimed one at a time, since executing a run can take long and other workers should get
-    the next one. An empty list when nothing is ready.
+    the next one. An empty list when nothing is ready. With ``with_runs``, on PostgreSQL, the
+    claim also reads a run job's run, event and workflow, ready to execute (``ClaimedJob.run``).
     """
     if not queues:
         return []
@@ -86,7 +94,7 @@ def claim(*, worker_id: str, queues: list[str], routing_batch: int = 1, using: s
     more = max(0, routing_batch - 1)
     connection = connections[using]
     if connection.vendor == "postgresql":
-        return _claim_returning(using, token, worker_id, now, queues=queues, more=more)
+        return _claim_returning(using, token, worker_id, now, queues=queues, more=more, with_runs=with_runs)
     values = _claim_values(worker_id, token, now)
     if connection.features.has_select_for_update_skip_locked:
         for attempt in range(DEADLOCK_RETRIES + 1):
@@ -171,6 +179,7 @@ def _claim_returning(
     queues: list[str] | None = None,
     job_id: int | None = None,
     more: int = 0,
+    with_runs: bool = False,
 ) -> list[ClaimedJob]:
     """PostgreSQL: pick (oldest ready of ``queues``, or ``job_id`` if ready), claim and read it in one statement.
 
@@ -210,12 +219,32 @@ def _claim_returning(
         f" updated_at = %s, attempts = attempts + 1 WHERE id {target}"
         f" RETURNING id, kind, {', '.join(_RETURNED)}"
     )
+    if with_runs:
+        from django_automate.runs import loading
+
+        # The claimed row's run, event and workflow, in the same round trip (none for a routing job).
+        returned = ", ".join(f"claimed.{name}" for name in ("id", "kind", *_RETURNED))
+        sql = (
+            f"WITH claimed AS ({sql}) SELECT {returned}, {loading.columns(using)}"
+            f" FROM claimed {loading.joins(using, 'claimed.run_id')}"
+        )
+        params += loading.column_params()
     with hot_cursor(using) as cursor:
         cursor.execute(sql, params)
         rows = cursor.fetchall()
     jobs = [
-        ClaimedJob(row_id, kind, token, attempts, trace_id, tenant, event_id, run_id)
-        for row_id, kind, attempts, trace_id, tenant, event_id, run_id in rows
+        ClaimedJob(
+            row_id,
+            kind,
+            token,
+            attempts,
+            trace_id,
+            tenant,
+            event_id,
+            run_id,
+            loading.from_values(rest, using=using) if with_runs and run_id is not None else None,
+        )
+        for row_id, kind, attempts, trace_id, tenant, event_id, run_id, *rest in rows
     ]
     return sorted(jobs, key=lambda job: job.id) if len(jobs) > 1 else jobs
 

@@ -130,7 +130,13 @@ class Worker:
         """Claim and process one job, or wait; ``False`` ends the loop (``once`` with nothing left)."""
         self._maybe_recover()
         # The routing jobs waiting behind a routing job come with it, to be routed in one transaction.
-        jobs = claim(worker_id=self.id, queues=self.queues, routing_batch=conf.worker_batch_size(), using=self.using)
+        jobs = claim(
+            worker_id=self.id,
+            queues=self.queues,
+            routing_batch=conf.worker_batch_size(),
+            with_runs=True,
+            using=self.using,
+        )
         if not jobs:
             if self.once:
                 return False
@@ -148,7 +154,7 @@ class Worker:
             # A run handed off already is executed below; later routings queue theirs.
             handed = handoff if handoff is None or handoff.job is None else None
             with beats.holding(each):
-                process(each, using=self.using, stopping=self.stopping, handoff=handed)
+                process(each, using=self.using, stopping=self.stopping, handoff=handed, run=each.run)
             self._count()
         if handoff is not None and handoff.job is not None:
             # Routing gave this worker the run it created: execute it now, no claim needed.
