@@ -17,6 +17,7 @@ nox.options.error_on_missing_interpreters = True
 
 PRIMARY_PYTHON = "3.12"
 PRIMARY_DJANGO = "5.2"
+PREPARED_DJANGO = "6.1"  # the `prepared` session's (see there)
 DATABASES = {
     "sqlite": None,
     "postgres": ("127.0.0.1", 5432, "postgres"),
@@ -98,7 +99,8 @@ def prepared(session: nox.Session) -> None:
         if require_databases():
             session.error(message)
         session.skip(f"SKIPPED the prepared-statement suite: {message}")
-    session.install("-e", f".[dev,{extras_name}]", django_spec(PRIMARY_DJANGO), "dj-database-url")
+    # Django 6.1: before it, the query log has no text for statements bound on the server, which tests read.
+    session.install("-e", f".[dev,{extras_name}]", django_spec(PREPARED_DJANGO), "dj-database-url")
     env = {
         "AUTOMATE_TEST_DB": "postgres",
         "AUTOMATE_TEST_PREPARE_THRESHOLD": "0",
