@@ -80,10 +80,9 @@ def memory_gib() -> float | None:
 
 def purge_jobs() -> None:
     """Drop the routing jobs that the ingest phase left (no worker ran then), so no later phase inherits them."""
-    from django.db import connection
+    import claims
 
-    with connection.cursor() as cursor:
-        cursor.execute("DELETE FROM automate_outboxjob")
+    claims.empty_job_table()
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:

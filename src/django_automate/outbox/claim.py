@@ -7,7 +7,9 @@ LOCKED LIMIT 1) RETURNING …``): one round trip and one implicit transaction pe
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import uuid
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -186,51 +188,31 @@ def _claim_returning(
     With ``more``, the same statement also claims up to that many routing jobs behind the
     oldest one, when that one is a routing job.
     """
-    table = OutboxJob._meta.db_table
-    params: list[Any] = [JobStatus.CLAIMED, token, worker_id, _lease_until(now), now]
+    claiming = [JobStatus.CLAIMED, token, worker_id, _lease_until(now), now]
     if job_id is not None:
         # Conditional on the row itself: a concurrent claimer waits for our row lock, then sees it claimed.
-        target = "= %s AND status = %s AND available_at <= %s"
-        params += [job_id, JobStatus.READY, now]
+        ctes = [f"claimed AS ({_update('= %s AND status = %s AND available_at <= %s')})"]
+        params = [*claiming, job_id, JobStatus.READY, now]
+        more = 0
     else:
         assert queues is not None
-        # ORDER BY matches automate_job_claim_order_idx; SKIP LOCKED passes over rows other claimers hold.
-        # IN, not = ANY(array): with one queue the planner reads the index in order instead of sorting.
-        ready = (
-            f"FROM {table} WHERE status = %s AND queue IN ({', '.join(['%s'] * len(queues))}) AND available_at <= %s"
-        )
-        order = "ORDER BY priority DESC, available_at, id"
-        head = f"SELECT id, kind {ready} {order} LIMIT 1 FOR UPDATE SKIP LOCKED"
-        params += [JobStatus.READY, *queues, now]
-        if more < 1:
-            target = f"= (SELECT id {ready} {order} LIMIT 1 FOR UPDATE SKIP LOCKED)"
-        else:
-            # Our own lock on the head does not make SKIP LOCKED skip it: it is excluded by id.
-            behind = (
-                f"SELECT id {ready} AND kind = %s AND id NOT IN (SELECT id FROM head)"
-                f" AND EXISTS (SELECT 1 FROM head WHERE kind = %s) {order} LIMIT %s FOR UPDATE SKIP LOCKED"
-            )
-            target = (
-                f"IN (WITH head AS ({head}), behind AS ({behind}) SELECT id FROM head UNION ALL SELECT id FROM behind)"
-            )
-            params += [JobStatus.READY, *queues, now, JobKind.ROUTE_EVENT, JobKind.ROUTE_EVENT, more]
-    sql = (
-        f"UPDATE {table} SET status = %s, lease_token = %s, leased_by = %s, lease_expires_at = %s,"
-        f" updated_at = %s, attempts = attempts + 1 WHERE id {target}"
-        f" RETURNING id, kind, {', '.join(_RETURNED)}"
-    )
+        ctes, params = _picking(queues, now, claiming, more)
+    returned = ", ".join(("id", "kind", *_RETURNED))
+    behind = f" UNION ALL SELECT {returned}{{nulls}} FROM claimed_behind" if more else ""
+    read_run: Callable[[Sequence[Any]], ExecutionRun | None] = _no_run
     if with_runs:
         from django_automate.runs import loading
 
-        # The claimed row's run, event and workflow, in the same round trip (none for a routing job).
-        returned = ", ".join(f"claimed.{name}" for name in ("id", "kind", *_RETURNED))
-        sql = (
-            f"WITH claimed AS ({sql}) SELECT {returned}, {loading.columns(using)}"
-            f" FROM claimed {loading.joins(using, 'claimed.run_id')}"
-        )
+        # The claimed run job's run, event and workflow, in the same round trip (none for a routing job).
+        columns = ", ".join(f"claimed.{name}" for name in ("id", "kind", *_RETURNED))
+        select = f"SELECT {columns}, {loading.columns(using)} FROM claimed {loading.joins(using, 'claimed.run_id')}"
+        select += behind.format(nulls=", NULL" * loading.width(using))
         params += loading.column_params()
+        read_run = functools.partial(loading.from_values, using=using)
+    else:
+        select = f"SELECT {returned} FROM claimed" + behind.format(nulls="")
     with hot_cursor(using) as cursor:
-        cursor.execute(sql, params)
+        cursor.execute(f"WITH {', '.join(ctes)} {select}", params)
         rows = cursor.fetchall()
     jobs = [
         ClaimedJob(
@@ -242,11 +224,53 @@ def _claim_returning(
             tenant,
             event_id,
             run_id,
-            loading.from_values(rest, using=using) if with_runs and run_id is not None else None,
+            None if run_id is None else read_run(rest),
         )
         for row_id, kind, attempts, trace_id, tenant, event_id, run_id, *rest in rows
     ]
     return sorted(jobs, key=lambda job: job.id) if len(jobs) > 1 else jobs
+
+
+def _picking(queues: list[str], now: dt.datetime, claiming: list[Any], more: int) -> tuple[list[str], list[Any]]:
+    """The CTEs that lock and claim the oldest ready job of ``queues`` and, with ``more``, routing jobs behind it.
+
+    Each row is updated by its primary key in a part of its own (no join, no ``IN``): that plan
+    does not depend on the table's statistics, so it stays right also when it was prepared
+    while the table was small, or after the table was emptied and analyzed.
+    """
+    table = OutboxJob._meta.db_table
+    # ORDER BY matches automate_job_claim_order_idx; SKIP LOCKED passes over rows other claimers hold.
+    # IN, not = ANY(array): with one queue the planner reads the index in order instead of sorting.
+    ready = f"FROM {table} WHERE status = %s AND queue IN ({', '.join(['%s'] * len(queues))}) AND available_at <= %s"
+    order = "ORDER BY priority DESC, available_at, id"
+    ctes = [
+        f"head AS MATERIALIZED (SELECT id, kind {ready} {order} LIMIT 1 FOR UPDATE SKIP LOCKED)",
+        f"claimed AS ({_update('= (SELECT id FROM head)')})",
+    ]
+    params = [JobStatus.READY, *queues, now, *claiming]
+    if more < 1:
+        return ctes, params
+    # Our own lock on the head does not make SKIP LOCKED skip it: it is excluded by id.
+    ctes += [
+        f"behind AS (SELECT id {ready} AND kind = %s AND id <> (SELECT id FROM head)"
+        f" AND EXISTS (SELECT 1 FROM head WHERE kind = %s) {order} LIMIT %s FOR UPDATE SKIP LOCKED)",
+        f"claimed_behind AS ({_update('= ANY(ARRAY(SELECT id FROM behind)) AND EXISTS (SELECT 1 FROM behind)')})",
+    ]
+    params += [JobStatus.READY, *queues, now, JobKind.ROUTE_EVENT, JobKind.ROUTE_EVENT, more, *claiming]
+    return ctes, params
+
+
+def _update(target: str) -> str:
+    """Claim the rows whose ``id`` matches ``target``, with the values of ``_claim_returning``'s ``claiming``."""
+    return (
+        f"UPDATE {OutboxJob._meta.db_table} SET status = %s, lease_token = %s, leased_by = %s,"
+        f" lease_expires_at = %s, updated_at = %s, attempts = attempts + 1"
+        f" WHERE id {target} RETURNING id, kind, {', '.join(_RETURNED)}"
+    )
+
+
+def _no_run(values: Sequence[Any]) -> None:
+    return None
 
 
 def next_due(*, queues: list[str], using: str = "default") -> dt.datetime | None:

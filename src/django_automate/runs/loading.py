@@ -36,6 +36,7 @@ class _Shape:
     run_table: str
     joins: str  # event and workflow joined to r, with "{join}" for INNER or LEFT
     fields: list[list[tuple[Field[Any, Any], list[_Converter]]]]
+    run_pk: int  # the position of the run's primary key among its fields: NULL where a LEFT JOIN found no run
 
     @property
     def width(self) -> int:
@@ -97,7 +98,7 @@ def from_values(values: Sequence[Any], *, using: str) -> ExecutionRun | None:
             for convert in converters:
                 value = convert(value, field, connection)
             converted.append(value)
-        if model is ExecutionRun and converted[0] is None:
+        if model is ExecutionRun and converted[shape.run_pk] is None:
             return None
         instances.append(model.from_db(using, [field.attname for field, _ in fields], converted))
     run, event, workflow = instances
@@ -140,7 +141,8 @@ def _shape(using: str) -> _Shape:
         f"{{join}} {event} e ON e.{_column(using, Event, 'id')} = r.{_column(using, ExecutionRun, 'event')}"
         f" {{join}} {workflow} w ON w.{_column(using, Workflow, 'id')} = r.{_column(using, ExecutionRun, 'workflow')}"
     )
-    shape = _Shape(f"{', '.join(selected)}, {has_budgets}", run, related, fields)
+    run_pk = [field for field, _ in fields[0]].index(ExecutionRun._meta.pk)
+    shape = _Shape(f"{', '.join(selected)}, {has_budgets}", run, related, fields, run_pk)
     with _lock:
         _shapes[using] = shape
     return shape

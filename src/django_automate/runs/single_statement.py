@@ -63,7 +63,7 @@ def record(job: ClaimedJob, run: ExecutionRun, step_run: StepRun, *, using: str)
     if not fenced:
         raise exceptions.LeaseLost(details={"job_id": job.id})
     if not moved:
-        raise _illegal_run_transition(run, RunStatus.RUNNING, using)
+        raise states.illegal_run_transition(run, RunStatus.RUNNING, using)
     step_run._state.adding, step_run._state.db = False, using
     if start:
         run.status, run.started_at = RunStatus.RUNNING, now
@@ -143,13 +143,6 @@ def _fence(job: ClaimedJob, now: dt.datetime, using: str) -> tuple[str, list[Any
 def _run_transition(run: ExecutionRun, to: str, using: str, **values: Any) -> tuple[str, list[Any]]:
     sources = [state for state, targets in states.RUN_TRANSITIONS.items() if to in targets]
     return sql.update_sql(ExecutionRun, using, {"id": run.pk, "status__in": sources}, {"status": to, **values})
-
-
-def _illegal_run_transition(run: ExecutionRun, to: str, using: str) -> exceptions.IllegalTransition:
-    current = ExecutionRun.objects.using(using).values_list("status", flat=True).get(pk=run.pk)
-    return exceptions.IllegalTransition(
-        f"A run cannot go from {current} to {to}.", details={"run_id": str(run.pk), "from": current, "to": to}
-    )
 
 
 def _execute(statement: str, params: list[Any], using: str) -> tuple[int, ...]:

@@ -30,13 +30,18 @@ def transition(run: ExecutionRun, to: str, *, using: str = "default", **values: 
         values.setdefault("finished_at", now)
     updated = sql.update(ExecutionRun, using, {"id": run.pk, "status__in": sources}, {"status": to, **values})
     if not updated:
-        current = ExecutionRun.objects.using(using).values_list("status", flat=True).get(pk=run.pk)
-        raise exceptions.IllegalTransition(
-            f"A run cannot go from {current} to {to}.", details={"run_id": str(run.pk), "from": current, "to": to}
-        )
+        raise illegal_run_transition(run, to, using)
     run.status = to
     for key, value in values.items():
         setattr(run, key, value)
+
+
+def illegal_run_transition(run: ExecutionRun, to: str, using: str) -> exceptions.IllegalTransition:
+    """The error for a run that could not move to ``to``, naming the state it is in now."""
+    current = ExecutionRun.objects.using(using).values_list("status", flat=True).get(pk=run.pk)
+    return exceptions.IllegalTransition(
+        f"A run cannot go from {current} to {to}.", details={"run_id": str(run.pk), "from": current, "to": to}
+    )
 
 
 # A StepRun is one attempt: created running (or directly skipped/failed), then closed once.
