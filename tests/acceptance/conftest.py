@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -22,6 +23,7 @@ def worker_env(**extra: str) -> dict[str, str]:
         "AUTOMATE_TEST_DB": os.environ.get("AUTOMATE_TEST_DB", "sqlite"),
         "AUTOMATE_TEST_DB_NAME": str(connection.settings_dict["NAME"]),
         "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "src")]),
+        "PYTHONFAULTHANDLER": "1",  # a fatal signal writes every thread's stack to the worker's log
         **extra,
     }
 
@@ -33,6 +35,19 @@ class WorkerProcess(subprocess.Popen[bytes]):
 
     def output(self) -> str:
         return self.log_path.read_text(errors="replace")
+
+    def exit_after_sigterm(self, timeout: float = 30) -> int | str:
+        """The exit status once SIGTERM (sent already) ends the worker; where it took longer, its log.
+
+        A worker still running after ``timeout`` gets SIGABRT, so its log ends with every
+        thread's stack (``PYTHONFAULTHANDLER``): where it was stuck.
+        """
+        try:
+            return self.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.send_signal(signal.SIGABRT)
+            self.wait(10)
+            return f"still running {timeout} s after SIGTERM:\n{self.output()[-8000:]}"
 
 
 @pytest.fixture

@@ -74,7 +74,8 @@ def test_random_sigkills_lose_nothing_and_each_event_reaches_the_server(
     for proc in procs:
         proc.send_signal(signal.SIGTERM)
     for proc in procs:
-        assert proc.wait(30) == 0, proc.output()[-3000:]
+        status = proc.exit_after_sigterm(30)
+        assert status == 0, status if isinstance(status, str) else proc.output()[-3000:]
 
     assert kills >= min_kills, f"only {kills} kills happened before the work was done"
     assert ExecutionRun.objects.count() == Event.objects.count() == events
