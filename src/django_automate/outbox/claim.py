@@ -234,9 +234,9 @@ def _claim_returning(
 def _picking(queues: list[str], now: dt.datetime, claiming: list[Any], more: int) -> tuple[list[str], list[Any]]:
     """The CTEs that lock and claim the oldest ready job of ``queues`` and, with ``more``, routing jobs behind it.
 
-    Each row is updated by its primary key in a part of its own (no join, no ``IN``): that plan
-    does not depend on the table's statistics, so it stays right also when it was prepared
-    while the table was small, or after the table was emptied and analyzed.
+    Each row is updated by its primary key in a part of its own (no join, no ``IN``): a plan
+    prepared while the tables were small stays an index lookup as they grow. (Statistics of a
+    table emptied and analyzed still mislead any plan: docs/scaling.md.)
     """
     table = OutboxJob._meta.db_table
     # ORDER BY matches automate_job_claim_order_idx; SKIP LOCKED passes over rows other claimers hold.
