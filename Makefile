@@ -15,8 +15,9 @@ $(VENV)/.installed: pyproject.toml
 demo: $(VENV)/.installed  ## Run the demo on SQLite and print the timeline of one webhook.
 	cd example && ../$(VENV)/bin/python manage.py automate demo
 
-serve: $(VENV)/.installed  ## Keep the demo's server and worker running, with a curl command to try.
-	cd example && ../$(VENV)/bin/python manage.py automate demo --serve
+PORT ?= 8000
+serve: $(VENV)/.installed  ## Keep the demo's server and worker running, with a curl command to try (PORT=8000).
+	cd example && ../$(VENV)/bin/python manage.py automate demo --serve --port $(PORT)
 
 test: $(VENV)/.installed  ## Lint, the full suite on every reachable database, and the version matrix.
 	NOX=$(VENV)/bin/nox scripts/test-matrix $(NOXFLAGS)

@@ -1,5 +1,6 @@
 """Settings of the example project: SQLite by default, ``DATABASE_URL`` for PostgreSQL or MariaDB."""
 
+import os
 from pathlib import Path
 
 import dj_database_url
@@ -60,6 +61,9 @@ AUTOMATE = {
     # Every key is optional; see docs/settings.md.
     "EXECUTION_BACKEND": "database",
     "POLL_INTERVAL_SECONDS": 0.5,
+    # Secrets stored through the API or the admin are encrypted with these keys. The default
+    # is for this example only: set AUTOMATE_ENCRYPTION_KEY (a Fernet key) anywhere else.
+    "ENCRYPTION_KEYS": [os.environ.get("AUTOMATE_ENCRYPTION_KEY", "ZXhhbXBsZS1vbmx5LWtleS1kby1ub3QtdXNlLTEyMzQ=")],
 }
 
 LOGGING = {

@@ -38,9 +38,17 @@ class _ThreadingWSGIServer(ThreadingMixIn, WSGIServer):
     daemon_threads = True
 
 
+#: The demo's "external system" listens here when it can, so its URL (part of the demo
+#: workflow's definition) is the same on every run and no new version is published.
+FULFILMENT_PORT = 8765
+
+
 @contextlib.contextmanager
-def fulfilment_server() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Fulfilment)
+def fulfilment_server(port: int = FULFILMENT_PORT) -> Iterator[str]:
+    try:
+        server = ThreadingHTTPServer(("127.0.0.1", port), _Fulfilment)
+    except OSError:  # taken: any free port (the demo then publishes a version with that URL)
+        server = ThreadingHTTPServer(("127.0.0.1", 0), _Fulfilment)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:

@@ -1,4 +1,4 @@
-"""System checks for ``AUTOMATE["ENCRYPTION_KEYS"]`` (ids automate.E040 to E041, W040)."""
+"""System checks for ``AUTOMATE["ENCRYPTION_KEYS"]`` (ids automate.E040 to E041, W040, W042)."""
 
 from __future__ import annotations
 
@@ -12,8 +12,15 @@ HINT = "Generate a key with: python -c 'from cryptography.fernet import Fernet; 
 
 def key_messages() -> list[CheckMessage]:
     user = getattr(settings, "AUTOMATE", None)
-    if not isinstance(user, dict) or "ENCRYPTION_KEYS" not in user:
-        return []
+    if not isinstance(user, dict) or not user.get("ENCRYPTION_KEYS"):
+        return [
+            Warning(
+                "AUTOMATE['ENCRYPTION_KEYS'] is not set: secrets cannot be stored in the database "
+                "(POST secrets/ and the admin answer encryption_not_configured).",
+                hint=HINT + " Secrets from the environment (AUTOMATE_SECRET_<NAME>) work without a key.",
+                id="automate.W042",
+            )
+        ]
     keys = user["ENCRYPTION_KEYS"]
     if not isinstance(keys, (list, tuple)):
         return [Error("AUTOMATE['ENCRYPTION_KEYS'] must be a list of Fernet keys.", hint=HINT, id="automate.E040")]

@@ -17,7 +17,14 @@ from django_automate import conf, exceptions
 
 
 class EncryptionNotConfigured(exceptions.ImproperlyConfigured):
-    """No valid encryption key is configured in AUTOMATE['ENCRYPTION_KEYS']."""
+    """No valid encryption key is configured in AUTOMATE['ENCRYPTION_KEYS'].
+
+    A request that would store a secret answers ``400 encryption_not_configured`` rather than
+    a server error: the deployment can still read secrets from the environment or settings.
+    """
+
+    code = "encryption_not_configured"
+    status = 400
 
 
 class SecretDecryptionFailed(exceptions.AutomateError):

@@ -1,0 +1,39 @@
+"""A project set up with the README's minimal settings: storing a secret is a clear 400, never a 500."""
+
+from __future__ import annotations
+
+import pytest
+from django.core.management import call_command
+
+from django_automate.checks import check_encryption_keys
+from django_automate.models import AuditEntry, Secret
+
+pytestmark = pytest.mark.django_db
+
+
+def test_storing_a_secret_without_encryption_keys_answers_a_clear_400(settings, admin_api):
+    settings.AUTOMATE = {key: value for key, value in settings.AUTOMATE.items() if key != "ENCRYPTION_KEYS"}
+    audited = AuditEntry.objects.count()
+
+    response = admin_api.post("secrets/", {"name": "STRIPE_KEY", "value": "sk_live_canary"})
+
+    assert response.status_code == 400
+    body = response.json()
+    assert body["code"] == "validation_error"  # the documented code of a 400; the precise one is the reason
+    assert body["details"]["reason"] == "encryption_not_configured"
+    assert "ENCRYPTION_KEYS" in body["message"] and body["trace_id"]
+    assert "sk_live_canary" not in response.content.decode()
+    assert not Secret.objects.exists() and AuditEntry.objects.count() == audited
+
+
+def test_system_check_warns_when_no_encryption_key_is_set(settings):
+    settings.AUTOMATE = {}
+    assert [m.id for m in check_encryption_keys(None)] == ["automate.W042"]
+    settings.AUTOMATE = {"ENCRYPTION_KEYS": []}
+    assert [m.id for m in check_encryption_keys(None)] == ["automate.W042"]
+
+
+def test_manage_py_check_passes_with_the_warning(settings, capsys):
+    settings.AUTOMATE = {}
+    call_command("check")  # warnings do not fail the check
+    assert "automate.W042" in capsys.readouterr().err
