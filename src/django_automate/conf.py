@@ -294,3 +294,17 @@ def health_worker_stale_seconds() -> float:
 def get_user_settings() -> dict[str, Any]:
     """The user's ``AUTOMATE`` dict as given (without defaults)."""
     return dict(getattr(settings, "AUTOMATE", None) or {})
+
+
+# Secrets across tenants and the size of a step's input (docs/settings.md).
+DEFAULTS.update({"SHARED_SECRETS": [], "MAX_STEP_INPUT_BYTES": 1024 * 1024})
+
+
+def shared_secrets() -> frozenset[str]:
+    """Names of the operator's secrets that tenant runs may use (none by default)."""
+    return frozenset(str(name) for name in get("SHARED_SECRETS") or [])
+
+
+def max_step_input_bytes() -> int:
+    """Largest JSON size a step's rendered input may reach; rendering stops with ``validation_error`` beyond it."""
+    return int(get("MAX_STEP_INPUT_BYTES"))

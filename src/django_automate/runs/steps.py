@@ -169,7 +169,7 @@ def run_step(call: StepCall) -> Outcome:
     if stopped is not None:
         return stopped
     step_run = _record(call, attempt, StepStatus.RUNNING, input=redact(rendered))
-    return _execute(call, step_run, rendered, in_round + 1)
+    return _execute(call, step_run, in_round + 1)
 
 
 def _over_budget(call: StepCall, attempt: int) -> Outcome | None:
@@ -187,7 +187,7 @@ def _over_budget(call: StepCall, attempt: int) -> Outcome | None:
     return None
 
 
-def _execute(call: StepCall, step_run: StepRun, rendered: Any, round_attempt: int) -> Outcome:
+def _execute(call: StepCall, step_run: StepRun, round_attempt: int) -> Outcome:
     resolver = Resolver(tenant=call.run.tenant, using=call.using)
     timeout = float(call.step.get("timeout_seconds", conf.default_step_timeout()))
     started = time.monotonic()
@@ -207,7 +207,9 @@ def _execute(call: StepCall, step_run: StepRun, rendered: Any, round_attempt: in
                 step_id=call.step_id,
                 tenant=call.run.tenant,
             )
-            params = resolver.resolve(rendered)
+            # Rendered again, now resolving the secrets written literally in the definition (never
+            # references that data brought in); the stored input above is the rendering without them.
+            params = render(call.step.get("with", {}), call.data, secrets=resolver)
             with instrument.connector_call(str(call.step["connector"]), str(call.step["action"])):
                 result = call_with_deadline(
                     lambda: connector.execute(str(call.step["action"]), params, ctx), timeout=timeout

@@ -1,4 +1,8 @@
-"""Where secret values come from, asked in order: environment, Django settings, encrypted database."""
+"""Where secret values come from, asked in order: environment, Django settings, encrypted database.
+
+The environment and the settings belong to the operator, as do database secrets of tenant
+``""``; tenants own only their database secrets (see :func:`secrets.refs.resolve_name`).
+"""
 
 from __future__ import annotations
 
@@ -30,7 +34,7 @@ def from_settings(name: str, tenant: str, using: str) -> str | None:
 
 
 def from_database(name: str, tenant: str, using: str) -> str | None:
-    """The tenant's own secret, else the operator's (tenant ``""``); decrypted, failing closed.
+    """The secret stored for exactly ``tenant`` (``""``: the operator's); decrypted, failing closed.
 
     Active only when ``ENCRYPTION_KEYS`` is set: without a key nothing stored could be read.
     """
@@ -40,11 +44,10 @@ def from_database(name: str, tenant: str, using: str) -> str | None:
     if not conf.encryption_keys():
         return None
 
-    rows = dict(
-        Secret.objects.using(using).filter(name=name, tenant__in={tenant, ""}).values_list("tenant", "ciphertext")
-    )
-    token = rows.get(tenant, rows.get(""))
+    token = Secret.objects.using(using).filter(name=name, tenant=tenant).values_list("ciphertext", flat=True).first()
     return None if token is None else crypto.decrypt(token, name=name)
 
 
+#: The operator's backends, asked in this order. A tenant's run asks the database for the
+#: tenant's own secret first, then these only for names in ``AUTOMATE["SHARED_SECRETS"]``.
 BACKENDS: list[SecretBackend] = [from_env, from_settings, from_database]

@@ -7,7 +7,7 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
-from django_automate import exceptions
+from django_automate import conf, exceptions
 from django_automate.policy import masking
 from django_automate.secrets import backends
 from django_automate.secrets.backends import env_var_name
@@ -37,16 +37,31 @@ def find_refs(value: Any) -> set[str]:
 
 
 def resolve_name(name: str, *, tenant: str = "", using: str = "default") -> str:
-    """The value of secret ``name`` from the first backend that has it; fails closed."""
+    """The value of secret ``name`` for ``tenant``; fails closed.
+
+    The operator (tenant ``""``) asks every backend in order. A tenant gets its own database
+    secret, else the operator's only when ``name`` is in ``AUTOMATE["SHARED_SECRETS"]``;
+    otherwise the answer is the same ``secret_not_found`` as for a name nobody defined.
+    """
+    if tenant:
+        value = backends.from_database(name, tenant, using)
+        if value is not None:
+            return value
+        if name not in conf.shared_secrets():
+            raise SecretNotFound(f"Secret {name!r} is not defined.", details={"secret": name})
     for backend in backends.BACKENDS:
-        value = backend(name, tenant, using)
+        value = backend(name, "", using)
         if value is not None:
             return value
     raise SecretNotFound(f"Secret {name!r} is not defined.", details={"secret": name})
 
 
 class Resolver:
-    """Resolves references and remembers every value it produced, so they can be masked later."""
+    """Resolves references and remembers every value it produced, so they can be masked later.
+
+    Only text written by whoever owns ``tenant``'s definitions may be resolved (a step's
+    literal text, an endpoint's SecretRefs): never data an event or a connector brought in.
+    """
 
     def __init__(self, *, tenant: str = "", using: str = "default") -> None:
         self.tenant = tenant

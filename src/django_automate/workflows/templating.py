@@ -5,17 +5,21 @@ Deliberately not a template language: a placeholder is a dotted path into plain 
 Python attribute, call a function, loop or compute; computed values use ``{"$logic": …}``
 (the JSON Logic engine, which is bounded in the same way). Parsing is a single linear scan,
 so hostile strings cannot make it backtrack, and rendered text is capped while it is built.
+
+``$secret:NAME`` is resolved here too (when a resolver is given), and only in the literal
+text of the definition: what data brings in is never scanned for references.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
-from django_automate import exceptions
+from django_automate import conf, exceptions
 from django_automate.internal.paths import MISSING, lookup
 
 #: The names a placeholder may start with (see docs/workflows.md).
@@ -37,6 +41,12 @@ _EXPRESSION = re.compile(
 
 class TemplateError(exceptions.ValidationError):
     """A template could not be rendered."""
+
+
+class SecretResolver(Protocol):
+    """Replaces ``$secret:NAME`` references in text (``secrets.refs.Resolver``)."""
+
+    def resolve_string(self, text: str) -> str: ...
 
 
 @dataclass(frozen=True)
@@ -106,6 +116,55 @@ def placeholders(template: str) -> Iterator[Placeholder]:
         position = end + 2
 
 
+class _Rendering:
+    """One rendering of a step's input: its data, the secret resolver if any, and the JSON size so far.
+
+    The size is counted while values are produced, so a few placeholders pointing at a large
+    value stop the rendering at the limit instead of building the whole amplified input first.
+    """
+
+    def __init__(self, data: dict[str, Any], secrets: SecretResolver | None, max_bytes: int | None) -> None:
+        self.data = data
+        self.secrets = secrets
+        self.max_bytes = max_bytes
+        self.size = 0
+
+    def charge(self, size: int, field: str) -> None:
+        self.size += size
+        if self.max_bytes is not None and self.size > self.max_bytes:
+            raise TemplateError(
+                f"The step's rendered input exceeds {self.max_bytes} bytes (MAX_STEP_INPUT_BYTES).",
+                details={"field": field, "limit": self.max_bytes},
+            )
+
+    def literal(self, text: str) -> str:
+        """Text written in the definition: the only place where ``$secret:NAME`` is resolved."""
+        if self.secrets is not None and "$secret:" in text:
+            return self.secrets.resolve_string(text)
+        return text
+
+    def value(self, value: Any, field: str) -> Any:
+        """A value computed from data (placeholder or ``$logic``), inserted verbatim once checked and counted."""
+        stack: list[tuple[Any, str]] = [(value, field)]
+        while stack:
+            item, where = stack.pop()
+            if isinstance(item, str):
+                self.charge(len(item.encode("utf-8", "surrogatepass")) + 2, where)
+            elif isinstance(item, dict):
+                self.charge(2 + sum(len(str(k).encode("utf-8", "surrogatepass")) + 4 for k in item), where)
+                stack.extend((v, f"{where}.{k}") for k, v in item.items())
+            elif isinstance(item, (list, tuple)):
+                self.charge(2 + len(item), where)
+                stack.extend((v, f"{where}[{i}]") for i, v in enumerate(item))
+            elif isinstance(item, float) and not math.isfinite(item):
+                raise TemplateError(
+                    f"{where} is {item}, which is not a JSON number.", details={"field": where, "value": str(item)}
+                )
+            else:
+                self.charge(len(str(item)) if isinstance(item, (int, float)) else 5, where)
+        return value
+
+
 def _resolve(placeholder: Placeholder, data: dict[str, Any]) -> Any:
     value = lookup(data, placeholder.path)
     if value is MISSING:
@@ -115,37 +174,50 @@ def _resolve(placeholder: Placeholder, data: dict[str, Any]) -> Any:
     return value
 
 
-def _as_text(value: Any) -> str:
+def _as_text(value: Any, field: str) -> str:
     if isinstance(value, str):
         return value
     try:
         return json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
     except (TypeError, ValueError) as exc:
-        raise TemplateError("A placeholder's value is not JSON and cannot be inserted into text.") from exc
+        raise TemplateError(
+            "A placeholder's value is not JSON (or holds a non-finite number) and cannot be inserted into text.",
+            details={"field": field},
+        ) from exc
 
 
-def render_string(template: str, data: dict[str, Any]) -> Any:
+def _render_string(template: str, rendering: _Rendering, field: str) -> Any:
     """Render one string; a string that is exactly one placeholder keeps the value's JSON type."""
     if "{{" not in template:
-        return template
+        text = rendering.literal(template)
+        rendering.charge(len(text.encode("utf-8", "surrogatepass")) + 2, field)
+        return text
     found = list(placeholders(template))
     if len(found) == 1 and not template[: found[0].start].strip() and not template[found[0].end :].strip():
-        return _resolve(found[0], data)
+        return rendering.value(_resolve(found[0], rendering.data), field)
     pieces: list[str] = []
     size = 0
     position = 0
     for placeholder in found:
-        for piece in (template[position : placeholder.start], _as_text(_resolve(placeholder, data))):
+        value = _as_text(_resolve(placeholder, rendering.data), field)
+        for piece in (rendering.literal(template[position : placeholder.start]), value):
             size += len(piece)
             if size > MAX_OUTPUT_CHARS:
-                raise TemplateError(f"Rendered text exceeds {MAX_OUTPUT_CHARS} characters.")
+                raise TemplateError(f"Rendered text exceeds {MAX_OUTPUT_CHARS} characters.", details={"field": field})
+            rendering.charge(len(piece.encode("utf-8", "surrogatepass")), field)
             pieces.append(piece)
         position = placeholder.end
-    tail = template[position:]
+    tail = rendering.literal(template[position:])
     if size + len(tail) > MAX_OUTPUT_CHARS:
-        raise TemplateError(f"Rendered text exceeds {MAX_OUTPUT_CHARS} characters.")
+        raise TemplateError(f"Rendered text exceeds {MAX_OUTPUT_CHARS} characters.", details={"field": field})
+    rendering.charge(len(tail.encode("utf-8", "surrogatepass")) + 2, field)
     pieces.append(tail)
     return "".join(pieces)
+
+
+def render_string(template: str, data: dict[str, Any]) -> Any:
+    """Render one string; a string that is exactly one placeholder keeps the value's JSON type."""
+    return _render_string(template, _Rendering(data, None, None), "with")
 
 
 def is_logic(value: Any) -> bool:
@@ -153,22 +225,35 @@ def is_logic(value: Any) -> bool:
     return type(value) is dict and len(value) == 1 and "$logic" in value
 
 
-def render(value: Any, data: dict[str, Any]) -> Any:
-    """Render every string inside a JSON-like value; ``{"$logic": …}`` is evaluated as JSON Logic."""
-    return _render(value, data, 0)
+def render(
+    value: Any, data: dict[str, Any], secrets: SecretResolver | None = None, *, max_bytes: int | None = None
+) -> Any:
+    """Render every string inside a step's ``with``; ``{"$logic": …}`` is evaluated as JSON Logic.
+
+    With ``secrets``, ``$secret:NAME`` references are resolved, but only where written
+    literally in the definition (the text outside placeholders): values that come from data
+    (placeholders, their defaults, ``$logic`` results) are inserted verbatim and never scanned,
+    so an event cannot ask for a secret. The rendered input is capped at ``max_bytes`` of JSON
+    (default: the ``MAX_STEP_INPUT_BYTES`` setting), counted while it is built.
+    """
+    if max_bytes is None:
+        max_bytes = conf.max_step_input_bytes()
+    return _render(value, _Rendering(data, secrets, max_bytes), 0, "with")
 
 
-def _render(value: Any, data: dict[str, Any], depth: int) -> Any:
+def _render(value: Any, rendering: _Rendering, depth: int, field: str) -> Any:
     if isinstance(value, str):
-        return render_string(value, data)
+        return _render_string(value, rendering, field)
     if isinstance(value, (dict, list)) and depth >= MAX_DEPTH:
-        raise TemplateError(f"The template is nested deeper than {MAX_DEPTH} levels.")
+        raise TemplateError(f"The template is nested deeper than {MAX_DEPTH} levels.", details={"field": field})
     if isinstance(value, dict):
         if is_logic(value):
             from django_automate.rules.jsonlogic import evaluate
 
-            return evaluate(value["$logic"], data)
-        return {k: _render(v, data, depth + 1) for k, v in value.items()}
+            return rendering.value(evaluate(value["$logic"], rendering.data), field)
+        rendering.charge(2 + sum(len(str(k).encode("utf-8", "surrogatepass")) + 4 for k in value), field)
+        return {k: _render(v, rendering, depth + 1, f"{field}.{k}") for k, v in value.items()}
     if isinstance(value, list):
-        return [_render(v, data, depth + 1) for v in value]
-    return value
+        rendering.charge(2 + len(value), field)
+        return [_render(v, rendering, depth + 1, f"{field}[{i}]") for i, v in enumerate(value)]
+    return rendering.value(value, field)

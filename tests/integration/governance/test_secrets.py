@@ -72,7 +72,8 @@ def test_a_value_is_never_echoed_in_validation_errors(keys):
     assert "do-not-echo-me" not in str(info.value.message) + str(info.value.details)
 
 
-def test_tenants_see_their_own_secret_then_the_operators_never_another_tenants(keys):
+def test_tenants_see_their_own_secret_then_the_operators_never_another_tenants(keys, settings):
+    settings.AUTOMATE = {**settings.AUTOMATE, "SHARED_SECRETS": ["TOKEN"]}  # the operator shares TOKEN
     put_secret(name="TOKEN", value="operator")
     put_secret(name="TOKEN", value="acme-value", tenant="acme")
     put_secret(name="ONLY_GLOBEX", value="globex-value", tenant="globex")
