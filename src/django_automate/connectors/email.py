@@ -32,6 +32,7 @@ from django_automate.connectors.base import (
     StepResult,
 )
 from django_automate.connectors.transport import Timeout
+from django_automate.policy import masking
 
 _ADDRESSES = {
     "anyOf": [
@@ -180,7 +181,7 @@ def _send(connection: BaseEmailBackend, message: mail.EmailMessage) -> None:
     except smtplib.SMTPResponseException as exc:  # sender refused, data refused, authentication, …
         text = exc.smtp_error.decode(errors="replace") if isinstance(exc.smtp_error, bytes) else str(exc.smtp_error)
         cls = EmailRejected if exc.smtp_code >= 500 else EmailUnavailable
-        raise cls(f"SMTP {exc.smtp_code}: {text[:200]}", details={"smtp_code": exc.smtp_code}) from exc
+        raise cls(f"SMTP {exc.smtp_code}: {masking.excerpt(text, 200)}", details={"smtp_code": exc.smtp_code}) from exc
     except smtplib.SMTPNotSupportedError as exc:
         raise EmailRejected(f"The mail server does not support what is needed: {exc}.") from exc
     except TimeoutError as exc:

@@ -12,6 +12,7 @@ from django_automate.connectors import ssrf
 from django_automate.connectors.base import Action, BaseConnector, ConnectorContext, PermanentError, StepResult
 from django_automate.connectors.responses import parse_body, parse_retry_after, read_body, status_error
 from django_automate.connectors.transport import Timeout, guarded_client
+from django_automate.policy import masking
 from django_automate.tracing.propagation import outbound_headers
 
 __all__ = ["REQUEST_SCHEMA", "HttpConnector", "parse_retry_after"]
@@ -78,9 +79,9 @@ class HttpConnector(BaseConnector):
         try:
             parsed = httpx.URL(url)
         except httpx.InvalidURL as exc:
-            raise ssrf.InvalidUrl(f"Invalid URL: {exc}.", details={"url": url[:200]}) from exc
+            raise ssrf.InvalidUrl(f"Invalid URL: {exc}.", details={"url": masking.excerpt(url, 200)}) from exc
         if parsed.scheme not in ("http", "https") or not parsed.raw_host:
-            raise ssrf.InvalidUrl(details={"url": url[:200]})
+            raise ssrf.InvalidUrl(details={"url": masking.excerpt(url, 200)})
         deadline = ctx.deadline
         if "timeout_seconds" in params:
             deadline = min(deadline, time.monotonic() + float(params["timeout_seconds"]))
@@ -100,9 +101,9 @@ class HttpConnector(BaseConnector):
             with client, client.stream(params.get("method", "GET"), target, **_request_kwargs(params, ctx)) as response:
                 body = read_body(response, limit)
         except httpx.TooManyRedirects as exc:
-            raise PermanentError("Too many redirects.", details={"url": url[:200]}) from exc
+            raise PermanentError("Too many redirects.", details={"url": masking.excerpt(url, 200)}) from exc
         except httpx.InvalidURL as exc:
-            raise ssrf.InvalidUrl(f"Invalid URL: {exc}.", details={"url": url[:200]}) from exc
+            raise ssrf.InvalidUrl(f"Invalid URL: {exc}.", details={"url": masking.excerpt(url, 200)}) from exc
         except httpx.HTTPError as exc:  # anything else httpx itself raises (our transport raises our own errors)
             raise PermanentError(f"The HTTP request failed: {exc.__class__.__name__}: {exc}.") from exc
         error = status_error(response, body, retry_statuses=params.get("retry_statuses", ()))

@@ -17,6 +17,7 @@ from typing import Any
 import httpx
 
 from django_automate.connectors.base import ConnectorError, PermanentError, RetryableError
+from django_automate.policy import masking
 
 RETRYABLE_STATUSES = frozenset({408, 425, 429})
 BODY_EXCERPT_CHARS = 500
@@ -145,7 +146,10 @@ def status_error(
     status = response.status_code
     if 200 <= status < 300:
         return None
-    details: dict[str, Any] = {"status": status, "body": decode_text(response, body)[:BODY_EXCERPT_CHARS]}
+    details: dict[str, Any] = {
+        "status": status,
+        "body": masking.excerpt(decode_text(response, body), BODY_EXCERPT_CHARS),
+    }
     message = f"{what} {status} from {response.request.url.host}."
     if status == 410:
         return HttpGone(message, details=details)
@@ -155,6 +159,6 @@ def status_error(
             details["retry_after"] = retry_after
         return HttpRetryableError(message, retry_after=retry_after, details=details)
     if 300 <= status < 400 and "location" in response.headers:
-        details["location"] = response.headers["location"][:BODY_EXCERPT_CHARS]
+        details["location"] = masking.excerpt(response.headers["location"], BODY_EXCERPT_CHARS)
         message = f"{what} {status} redirect from {response.request.url.host} (redirects are not followed)."
     return HttpStatusError(message, details=details)

@@ -21,6 +21,7 @@ from django_automate.connectors.http import trace_headers
 from django_automate.connectors.responses import BODY_EXCERPT_CHARS, decode_text, parse_retry_after, read_body
 from django_automate.connectors.slack_errors import SlackError, SlackRetryableError, error_for
 from django_automate.connectors.transport import Timeout, guarded_client
+from django_automate.policy import masking
 
 __all__ = ["SlackConnector", "SlackError", "SlackRetryableError"]
 
@@ -114,7 +115,9 @@ class SlackConnector(BaseConnector):
         error = error_for(response.status_code, None, body, _retry_after(response))
         if error is not None:
             raise error
-        return StepResult(output={"status": response.status_code, "text": decode_text(response, body)[:200]})
+        return StepResult(
+            output={"status": response.status_code, "text": masking.excerpt(decode_text(response, body), 200)}
+        )
 
 
 def _post(
@@ -135,7 +138,11 @@ def _json(body: bytes) -> dict[str, Any]:
     try:
         payload = json.loads(body)
     except ValueError:
-        return {"ok": False, "error": "invalid_response", "body": body[:BODY_EXCERPT_CHARS].decode(errors="replace")}
+        return {
+            "ok": False,
+            "error": "invalid_response",
+            "body": masking.excerpt(body.decode(errors="replace"), BODY_EXCERPT_CHARS),
+        }
     return payload if isinstance(payload, dict) else {"ok": False, "error": "invalid_response"}
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django_automate.connectors.base import ConnectorError, PermanentError, RetryableError
+from django_automate.policy import masking
 
 # Errors Slack documents as transient; every other error name is permanent (bad token,
 # unknown channel, archived channel, message too long, …).
@@ -33,7 +34,7 @@ def error_for(
         name = str(payload.get("error") or (f"http_{status}" if status >= 300 else ""))
         ok = bool(payload.get("ok")) and 200 <= status < 300
     else:
-        text = body[:200].decode(errors="replace").strip()
+        text = masking.excerpt(body.decode(errors="replace"), 200).strip()
         ok = 200 <= status < 300
         name = text if not ok and text.replace("_", "").isalnum() else f"http_{status}"
     if ok:

@@ -21,6 +21,7 @@ from urllib.parse import urlsplit
 
 from django_automate import conf, exceptions
 from django_automate.connectors.base import PermanentError, RetryableError
+from django_automate.policy import masking
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -255,11 +256,11 @@ def check_url(url: str, policy: Policy | None = None) -> list[IPAddress]:
     """Validate scheme, host and addresses of ``url`` (a pre-flight check; the transport checks again)."""
     parts = urlsplit(url)
     if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
-        raise InvalidUrl(details={"url": url[:200]})
+        raise InvalidUrl(details={"url": masking.excerpt(url, 200)})
     try:
         port = parts.port or (443 if parts.scheme.lower() == "https" else 80)
     except ValueError as exc:
-        raise InvalidUrl("The URL has an invalid port.", details={"url": url[:200]}) from exc
+        raise InvalidUrl("The URL has an invalid port.", details={"url": masking.excerpt(url, 200)}) from exc
     policy = policy or Policy.from_settings()
     policy.check_host(parts.hostname, port)
     return [address for _family, address in resolve_checked(parts.hostname, port, policy)]

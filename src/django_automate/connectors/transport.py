@@ -24,6 +24,7 @@ import httpx
 from django_automate import conf, exceptions
 from django_automate.connectors import ssrf
 from django_automate.connectors.base import PermanentError, RetryableError
+from django_automate.policy import masking
 
 
 class NetworkError(RetryableError):
@@ -204,7 +205,7 @@ class GuardedTransport(httpx.BaseTransport):
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         url = request.url
         if url.scheme not in ("http", "https") or not url.raw_host:
-            raise ssrf.InvalidUrl(details={"url": str(url)[:200]})
+            raise ssrf.InvalidUrl(details={"url": masking.excerpt(str(url), 200)})
         host = url.raw_host.decode("ascii")
         self.policy.check_host(host, url.port or (443 if url.scheme == "https" else 80))
         extensions = {k: v for k, v in request.extensions.items() if k != "sni_hostname"}

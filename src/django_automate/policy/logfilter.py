@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from typing import Any
 
 from django_automate.policy import masking
 from django_automate.policy.redaction import REDACTED, is_sensitive, redact, sensitive_keys
@@ -40,16 +39,9 @@ class RedactingFilter(logging.Filter):
             record.args = redact(dict(record.args), keys)
         elif isinstance(record.args, tuple):
             record.args = tuple(redact(a, keys) if isinstance(a, (dict, list)) else a for a in record.args)
+        # Records created during a step were masked at birth (masking.install_record_masking);
+        # this pass covers records built some other way (logging.makeLogRecord) in the step's context.
         values = masking.active_values()
         if values:
             masking.mask_record(record, values)
-            for name, value in list(record.__dict__.items()):
-                if name not in _STANDARD and not name.startswith("_"):
-                    setattr(record, name, _mask_any(value, values))
         return True
-
-
-def _mask_any(value: Any, values: set[str]) -> Any:
-    if isinstance(value, (str, dict, list, tuple)):
-        return masking.mask(value, values)
-    return value

@@ -51,7 +51,8 @@ class JSONFormatter(logging.Formatter):
 
     ``time``, ``level``, ``logger``, ``message`` and ``action`` are always present
     (``action`` is ``null`` when the call site gave none); values bound with
-    :func:`~django_automate.tracing.context.bind` and ``extra=`` values follow.
+    :func:`~django_automate.tracing.context.bind` and ``extra=`` values follow, then
+    ``exc_info`` (the traceback, masked if the record was) and ``stack_info``.
     """
 
     def format(self, record: logging.LogRecord) -> str:
@@ -67,8 +68,11 @@ class JSONFormatter(logging.Formatter):
         for key, value in record.__dict__.items():
             if key not in _RESERVED and not key.startswith("_"):
                 data[key] = value
-        if record.exc_info:
-            data["exc_info"] = self.formatException(record.exc_info)
+        # A record masked during a step keeps its traceback as text only (exc_text, exc_info None).
+        if record.exc_info and not record.exc_text:
+            record.exc_text = self.formatException(record.exc_info)
+        if record.exc_text:
+            data["exc_info"] = record.exc_text
         if record.stack_info:
             data["stack_info"] = self.formatStack(record.stack_info)
         return json.dumps(data, default=str)
