@@ -1,13 +1,16 @@
-"""Database check: the audit table's append-only triggers are in place (id automate.W041)."""
+"""Checks of the audit log: its settings (automate.E045, E046, W045) and, as a database check,
+its append-only triggers (automate.W041)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 
-from django.core.checks import CheckMessage, Warning
+from django.conf import settings
+from django.core.checks import CheckMessage, Error, Warning
 from django.db import DatabaseError, connections
 from django.db.migrations.recorder import MigrationRecorder
 
+from django_automate.audit import keys
 from django_automate.audit.guard import trigger_names
 
 MIGRATION = ("automate", "0002_audit_append_only")
@@ -43,4 +46,39 @@ def trigger_messages(databases: Iterable[str] | None) -> list[CheckMessage]:
                     id="automate.W041",
                 )
             )
+    return messages
+
+
+KEY_HINT = "Generate a key with: python -c 'import secrets; print(secrets.token_urlsafe(32))' (docs/governance.md)."
+
+
+def setting_messages() -> list[CheckMessage]:
+    """``AUDIT_KEYS`` usable (E045) and set (W045); ``AUDIT_CHECKPOINT_EVERY`` a whole number (E046)."""
+    user = getattr(settings, "AUTOMATE", None)
+    if not isinstance(user, dict):
+        return []
+    messages: list[CheckMessage] = []
+    if not user.get("AUDIT_KEYS"):
+        messages.append(
+            Warning(
+                "AUTOMATE['AUDIT_KEYS'] is not set: the audit chain is unkeyed, so a database role that can "
+                "write the audit table can rewrite or extend it without verify-audit noticing.",
+                hint="Tamper-evidence against the database role requires AUDIT_KEYS. " + KEY_HINT,
+                id="automate.W045",
+            )
+        )
+    else:
+        messages.extend(
+            Error(f"AUTOMATE['AUDIT_KEYS']: {problem}.", hint=KEY_HINT, id="automate.E045")
+            for problem in keys.problems(user["AUDIT_KEYS"])
+        )
+    every = user.get("AUDIT_CHECKPOINT_EVERY", 0)
+    if isinstance(every, bool) or not isinstance(every, int) or every < 0:
+        messages.append(
+            Error(
+                "AUTOMATE['AUDIT_CHECKPOINT_EVERY'] must be a whole number, 0 or more.",
+                hint="0 writes checkpoints only when manage.py automate audit-checkpoint runs.",
+                id="automate.E046",
+            )
+        )
     return messages

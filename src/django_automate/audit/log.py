@@ -1,5 +1,9 @@
 """Appending to the audit log: each entry's hash covers the previous hash and its own content.
 
+With ``AUDIT_KEYS`` the hash is an HMAC under the first key, whose id the entry records;
+with ``AUDIT_CHECKPOINT_FILE`` a checkpoint is appended there every
+``AUDIT_CHECKPOINT_EVERY`` entries, once the entry's transaction committed.
+
 Appends are serialised so that concurrent writers never fork the chain: each append takes
 a chain-wide lock inside its transaction (held until the outermost transaction commits),
 reads the last entry and links to it. The unique ``seq`` is the backstop: if two appends
@@ -21,6 +25,8 @@ from typing import Any
 from django.db import IntegrityError, OperationalError, connections, transaction
 from django.utils import timezone
 
+from django_automate import conf
+from django_automate.audit import checkpoints, keys
 from django_automate.audit.chain import GENESIS, content, entry_hash, normalize
 from django_automate.models import AuditEntry
 from django_automate.tracing import context
@@ -106,7 +112,11 @@ def _append(entry: AuditEntry, using: str) -> AuditEntry:
     entry.seq = last.seq + 1 if last else 1
     entry.prev_hash = last.hash if last else GENESIS
     entry.created_at = timezone.now()
-    entry.hash = entry_hash(entry.prev_hash, content(entry))
+    key = keys.signing_key()
+    entry.key_id = key.id if key else ""
+    entry.hash = entry_hash(entry.prev_hash, content(entry), key)
     entry._state.adding = True
     entry.save(using=using, force_insert=True)
+    if conf.audit_checkpoint_file():
+        transaction.on_commit(lambda: checkpoints.after_append(entry), using=using)
     return entry

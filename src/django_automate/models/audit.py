@@ -11,7 +11,10 @@ from django_automate.models.base import JSONField, tenant_field, uuid_pk
 
 
 class AuditEntry(models.Model):
-    """One recorded action. ``seq`` orders the chain; ``hash`` covers ``prev_hash`` and the content."""
+    """One recorded action. ``seq`` orders the chain; ``hash`` covers ``prev_hash`` and the content.
+
+    ``key_id`` names the ``AUDIT_KEYS`` key whose HMAC ``hash`` is; empty for an unkeyed entry.
+    """
 
     id = uuid_pk()
     seq = models.BigIntegerField(unique=True, editable=False)
@@ -24,6 +27,7 @@ class AuditEntry(models.Model):
     data = JSONField(default=dict, blank=True)
     prev_hash = models.CharField(max_length=64)
     hash = models.CharField(max_length=64)
+    key_id = models.CharField(max_length=16, blank=True, default="")
     created_at = models.DateTimeField()
 
     class Meta:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django_automate.management.subcommands import (
+    audit_checkpoint,
     demo,
     operations,
     prune,
@@ -25,5 +26,6 @@ REGISTRY: dict[str, Any] = {
     "scheduler": scheduler,
     "rotate-keys": rotate_keys,
     "verify-audit": verify_audit,
+    "audit-checkpoint": audit_checkpoint,
     "token": token,
 }
