@@ -308,3 +308,29 @@ def shared_secrets() -> frozenset[str]:
 def max_step_input_bytes() -> int:
     """Largest JSON size a step's rendered input may reach; rendering stops with ``validation_error`` beyond it."""
     return int(get("MAX_STEP_INPUT_BYTES"))
+
+
+# Audit log (docs/governance.md): appended here so the settings above keep their order.
+DEFAULTS.update(
+    {
+        "AUDIT_KEYS": [],
+        "AUDIT_CHECKPOINT_FILE": None,
+        "AUDIT_CHECKPOINT_EVERY": 1000,
+    }
+)
+
+
+def audit_keys() -> list[bytes]:
+    """HMAC keys of the audit chain; the first signs new entries, every key verifies (rotation)."""
+    return [k if isinstance(k, bytes) else str(k).encode() for k in get("AUDIT_KEYS") or []]
+
+
+def audit_checkpoint_file() -> str | None:
+    """File outside the database where audit checkpoints are appended and read by ``verify-audit``."""
+    value = get("AUDIT_CHECKPOINT_FILE")
+    return None if value is None else str(value)
+
+
+def audit_checkpoint_every() -> int:
+    """Append a checkpoint to ``AUDIT_CHECKPOINT_FILE`` after every this many entries (``0``: never)."""
+    return int(get("AUDIT_CHECKPOINT_EVERY"))
