@@ -16,6 +16,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import contextvars
+import email.quoprimime
 import functools
 import html
 import json
@@ -93,7 +94,7 @@ def _character_forms(char: str) -> set[str]:
         forms.add(json.dumps(char, ensure_ascii=ensure_ascii)[1:-1])
     forms |= {repr(char)[1:-1], f"\\{char}", f"\\u{ord(char):04x}", f"\\U{ord(char):08x}"}
     if char == " ":
-        forms |= {"+", "_"}  # form encoding; "Q" headers
+        forms |= {"+", "_", "\n ", "\r\n "}  # form encoding; "Q" headers; a folded mail header
     elif char == "/":
         forms.add("\\/")
     return forms
@@ -134,7 +135,36 @@ def mask_text(text: str, secrets: Iterable[str]) -> str:
     pattern = _pattern(frozenset(s for s in secrets if s))
     if pattern is None or not text:
         return text
-    return pattern.sub(REDACTED, text)
+    masked = pattern.sub(REDACTED, text)
+    if "=?" in masked:  # RFC 2047 words: a header may encode only the non-ASCII part of a secret
+        decoded = _decode_encoded_words(masked)
+        if decoded != masked:
+            redecoded = pattern.sub(REDACTED, decoded)
+            if redecoded != decoded:
+                return redecoded
+    return masked
+
+
+_ENCODED_WORD = re.compile(r"=\?([^?\s]+)\?([bBqQ])\?([^?\s]*)\?=")
+_BETWEEN_WORDS = re.compile(r"(?<=\?=)\s+(?==\?[^?\s]+\?[bBqQ]\?)")
+_FOLD = re.compile(r"[ \t]*\r?\n[ \t]+")
+
+
+def _decode_encoded_words(text: str) -> str:
+    """Mail header text as a reader sees it: folds undone, encoded words decoded and joined."""
+
+    def decode(match: re.Match[str]) -> str:
+        charset, kind, payload = match.groups()
+        try:
+            if kind in "bB":
+                data = base64.b64decode(payload + "=" * (-len(payload) % 4))
+            else:
+                data = email.quoprimime.header_decode(payload).encode("latin-1")
+            return data.decode(charset, "replace")
+        except (ValueError, LookupError):
+            return match.group(0)
+
+    return _ENCODED_WORD.sub(decode, _BETWEEN_WORDS.sub("", _FOLD.sub(" ", text)))
 
 
 def mask(value: Any, secrets: Iterable[str]) -> Any:
