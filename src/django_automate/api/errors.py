@@ -50,6 +50,12 @@ _BY_STATUS: dict[int, type[exceptions.AutomateError]] = {
 }
 
 
+class NotAcceptable(exceptions.ValidationError):
+    """The format the request asks for (``?format=``) is not one this URL renders."""
+
+    status = 406
+
+
 def plain(detail: Any) -> Any:
     """DRF error details (``ErrorDetail``, nested lists/dicts) as plain JSON values."""
     if isinstance(detail, dict):
@@ -97,6 +103,12 @@ def _from_drf(exc: drf.APIException, view: Any, request: Any) -> exceptions.Auto
         return exceptions.UnsupportedMediaType(
             f"Content type {content_type!r} is not supported; send application/json.",
             details={"content_type": content_type},
+        )
+    if isinstance(exc, drf.NotAcceptable):
+        available = [r.format for r in getattr(view, "renderer_classes", [])] if view is not None else []
+        return NotAcceptable(
+            "The requested format is not available; errors and data are JSON.",
+            details={"fields": {"format": ["Not available here."]}, "available": available},
         )
     if isinstance(exc, drf.Throttled):
         return exceptions.Throttled(retry_after=max(1, math.ceil(getattr(exc, "wait", None) or 1)))

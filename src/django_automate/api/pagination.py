@@ -32,6 +32,7 @@ from rest_framework.response import Response
 from rest_framework.utils.urls import replace_query_param
 
 from django_automate import conf, exceptions
+from django_automate.api.datetimes import comparable
 from django_automate.api.horizon import locked_ids, safe_horizon
 
 BIGINT = 2**63
@@ -63,6 +64,8 @@ class KeysetPagination(BasePagination):
 
     key_fields: tuple[str, ...] = ("id",)
     uses_horizon = False
+    #: Query parameters that narrow a list to rows of one event or trace (no horizon then).
+    narrowing_params: tuple[str, ...] = ()
     cursor_query_param = "cursor"
     limit_query_param = "limit"
 
@@ -91,7 +94,7 @@ class KeysetPagination(BasePagination):
             value = datetime.fromisoformat(raw)
             if timezone.is_aware(value) != bool(settings.USE_TZ):
                 raise ValueError("time zone")
-            return value
+            return comparable(value)  # DateTimeOutOfRange is a ValueError: an invalid cursor
         if kind == "UUIDField":
             return uuid.UUID(raw)
         if type(raw) is not int or not -BIGINT <= raw < BIGINT:
@@ -145,7 +148,7 @@ class KeysetPagination(BasePagination):
         position = self.decode_cursor(request, queryset.model)
         first = self.key_fields[0]
         horizon = None
-        if self.uses_horizon and (position is None or position.reverse):
+        if self.uses_horizon and not self._narrowed(request) and (position is None or position.reverse):
             horizon = safe_horizon(queryset.db)
         if position is None:
             position = Position(boundary=horizon)
@@ -156,6 +159,15 @@ class KeysetPagination(BasePagination):
         if position.reverse:
             return self._newer(queryset, position, horizon, limit)
         return self._older(queryset, position, limit)
+
+    def _narrowed(self, request: Request) -> bool:
+        """Filtered to one event or trace: its few rows are shown as soon as they commit.
+
+        The horizon keeps paging over the whole table exact while other clients insert rows;
+        one event's or trace's rows are few and written together (routing an event creates
+        its runs in one transaction), so holding them back would only hide a finished run.
+        """
+        return any(request.query_params.get(name) for name in self.narrowing_params)
 
     def _rows(self, ordered: QuerySet[Any], limit: int) -> list[Any]:
         """The first ``limit + 1`` rows; on MySQL/MariaDB read so that rows still being inserted are waited for."""
@@ -247,11 +259,13 @@ class KeysetPagination(BasePagination):
 class EventPagination(KeysetPagination):
     key_fields = ("received_at", "id")
     uses_horizon = True
+    narrowing_params = ("trace_id",)
 
 
 class RunPagination(KeysetPagination):
     key_fields = ("created_at", "id")
     uses_horizon = True
+    narrowing_params = ("event", "trace_id")
 
 
 class AuditPagination(KeysetPagination):

@@ -7,7 +7,7 @@ from rest_framework.routers import SimpleRouter
 
 from django_automate.api.views.catalog import ConnectorDetailView, ConnectorListView, TraceView
 from django_automate.api.views.control import EndpointViewSet, RuleViewSet, ScheduleViewSet
-from django_automate.api.views.docs import ApiRootView, SchemaView, docs_view
+from django_automate.api.views.docs import ApiRootView, DefinitionSchemaView, SchemaView, docs_view
 from django_automate.api.views.events import EventViewSet
 from django_automate.api.views.governance import AuditViewSet, BudgetViewSet, SecretViewSet
 from django_automate.api.views.runs import RunViewSet
@@ -29,6 +29,7 @@ router.register("audit", AuditViewSet, basename="audit")
 urlpatterns = [
     path("", ApiRootView.as_view(), name="root"),
     path("schema/", SchemaView.as_view(), name="schema"),
+    path("schema/workflow-definition.json", DefinitionSchemaView.as_view(), name="workflow-definition-schema"),
     path("docs/", docs_view, name="docs"),
     path("connectors/", ConnectorListView.as_view(), name="connector-list"),
     path("connectors/<str:type>/", ConnectorDetailView.as_view(), name="connector-detail"),

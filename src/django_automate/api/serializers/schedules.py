@@ -1,27 +1,51 @@
-"""Schedules: a cron expression or an interval, in a time zone."""
+"""Schedules: a cron expression or an interval, in a time zone.
+
+Field rules are those of :func:`django_automate.ingestion.schedules.validation.validate_schedule`
+(the admin and your own code use it too), so the API accepts exactly what the scheduler can run.
+"""
 
 from __future__ import annotations
 
-import re
-import zoneinfo
 from typing import Any
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from django_automate import exceptions
 from django_automate.api.serializers.common import AnyJSONField, unique_in_tenant
+from django_automate.ingestion.schedules import validation
+from django_automate.ingestion.schedules.ticks import ALIASES
 from django_automate.models import Schedule
 
-NAME = re.compile(r"^[A-Za-z0-9_.\-]+$")
 MAX_INTERVAL = 366 * 24 * 3600
+CRON_HELP = (
+    "Five fields (minute hour day-of-month month day-of-week, croniter syntax) or one of "
+    + ", ".join(sorted(ALIASES))
+    + "; hashed (H) and random (R) values are not allowed."
+)
+
+
+@extend_schema_field(
+    {
+        "type": "object",
+        "additionalProperties": {},
+        "not": {"required": [validation.RESERVED_KEY]},
+        "description": f"Merged into each tick's event payload; the key {validation.RESERVED_KEY!r} is set by ticks.",
+    }
+)
+class SchedulePayloadField(AnyJSONField):
+    """A JSON object without the reserved ``schedule`` key."""
 
 
 class ScheduleSerializer(serializers.ModelSerializer):
-    name = serializers.RegexField(NAME, max_length=100, help_text='Events are typed "schedule.<name>".')
-    cron = serializers.CharField(required=False, allow_blank=True, default="", max_length=100)
+    name = serializers.RegexField(validation.NAME, max_length=100, help_text='Events are typed "schedule.<name>".')
+    cron = serializers.CharField(
+        required=False, allow_blank=True, default="", max_length=100, trim_whitespace=False, help_text=CRON_HELP
+    )
     interval_seconds = serializers.IntegerField(
         min_value=1, max_value=MAX_INTERVAL, required=False, allow_null=True, default=None
     )
-    payload = AnyJSONField(required=False, default=dict)
+    payload = SchedulePayloadField(required=False, default=dict)
 
     class Meta:
         model = Schedule
@@ -47,23 +71,24 @@ class ScheduleSerializer(serializers.ModelSerializer):
         return unique_in_tenant(self, Schedule, "name", value)
 
     def validate_cron(self, value: str) -> str:
-        from croniter import croniter  # type: ignore[import-untyped]
-
-        value = value.strip()
-        if value and (len(value.split()) != 5 or not croniter.is_valid(value)):
-            raise serializers.ValidationError("Not a valid five-field cron expression.")
-        return value
-
-    def validate_timezone(self, value: str) -> str:
-        try:
-            zoneinfo.ZoneInfo(value)
-        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-            raise serializers.ValidationError(f"Unknown time zone {value!r}.") from None
-        return value
+        return " ".join(value.split())
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        cron = attrs.get("cron", getattr(self.instance, "cron", ""))
-        interval = attrs.get("interval_seconds", getattr(self.instance, "interval_seconds", None))
-        if bool(cron) == (interval is not None):
-            raise serializers.ValidationError("Give exactly one of cron and interval_seconds.")
+        def current(name: str, default: Any) -> Any:
+            return attrs.get(name, getattr(self.instance, name, default))
+
+        try:
+            validation.validate_schedule(
+                name=current("name", ""),
+                cron=current("cron", ""),
+                interval_seconds=current("interval_seconds", None),
+                timezone=current("timezone", "UTC"),
+                payload=current("payload", None),
+                catch_up=current("catch_up", Schedule.CatchUp.RUN_ONCE),
+            )
+        except exceptions.ValidationError as exc:
+            fields: dict[str, list[str]] = {}
+            for error in exc.details.get("errors", []):
+                fields.setdefault(error["field"], []).append(error["message"])
+            raise serializers.ValidationError(fields or exc.message) from None
         return attrs

@@ -45,6 +45,15 @@ class WorkflowSerializer(serializers.ModelSerializer):
         read_only_fields = ("id", "tenant", "slug", "version", "definition", "created_at", "updated_at")
         extra_kwargs = {"name": {"min_length": 1}, "description": {"max_length": 10000}}
 
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        """A definition is changed only by publishing a new version; never drop it silently."""
+        if isinstance(self.initial_data, dict) and "definition" in self.initial_data:
+            slug = self.instance.slug if self.instance is not None else "{slug}"
+            raise serializers.ValidationError(
+                {"definition": [f"Definitions are published as new versions: POST workflows/{slug}/publish/."]}
+            )
+        return attrs
+
     @extend_schema_field({"type": "object", "nullable": True, "additionalProperties": {}})
     def get_definition(self, workflow: Workflow) -> dict[str, Any] | None:
         version = workflow.current_version

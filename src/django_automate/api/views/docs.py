@@ -25,6 +25,7 @@ from django_automate import exceptions
 from django_automate.api.errors import automate_view
 from django_automate.api.schema import api_schema, openapi_document
 from django_automate.api.views.base import ApiView
+from django_automate.workflows.schema import definition_schema
 
 RESOURCES = ("events", "endpoints", "rules", "workflows", "runs", "schedules", "secrets", "budgets", "audit")
 METHODS = ("get", "post", "put", "patch", "delete")
@@ -34,6 +35,12 @@ STYLE = (
     "section{border-top:1px solid #ddd;padding:.6em 0}.m{display:inline-block;min-width:4.5em;font-weight:bold}"
     "table{border-collapse:collapse}td,th{border:1px solid #ddd;padding:.2em .5em;text-align:left;vertical-align:top}"
 )
+
+
+class SchemaJSONRenderer(JSONRenderer):
+    """``application/schema+json``, the media type of JSON Schema documents."""
+
+    media_type = "application/schema+json"
 
 
 class ApiRootView(ApiView):
@@ -59,6 +66,17 @@ class SchemaView(ApiView):
     @api_schema(exclude=True)
     def get(self, request: Request) -> Response:
         return Response(openapi_document())
+
+
+class DefinitionSchemaView(ApiView):
+    """The JSON Schema (draft 2020-12) of workflow definitions, for editors and clients (docs/workflows.md)."""
+
+    permission_classes = [AllowAny]
+    renderer_classes = [JSONRenderer, SchemaJSONRenderer]
+
+    @api_schema(exclude=True)
+    def get(self, request: Request) -> Response:
+        return Response(definition_schema())
 
 
 def _schema_html(schema: Any) -> SafeString:
