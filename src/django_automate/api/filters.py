@@ -9,6 +9,7 @@ from django.apps import apps
 from django.db.models import QuerySet
 from django_filters.rest_framework import DjangoFilterBackend  # type: ignore[import-untyped]
 
+from django_automate.api.datetimes import DateTimeRangeFilter
 from django_automate.models import AuditEntry, Event, EventStatus, ExecutionRun, RunStatus
 
 
@@ -26,7 +27,7 @@ class EventFilter(django_filters.FilterSet):
     source = django_filters.CharFilter(max_length=128, help_text='e.g. "api", "app", "webhook:<slug>".')
     status = django_filters.ChoiceFilter(choices=EventStatus.choices)
     trace_id = django_filters.UUIDFilter()
-    received_at = django_filters.IsoDateTimeFromToRangeFilter(
+    received_at = DateTimeRangeFilter(
         help_text="received_at_after / received_at_before (ISO 8601, inclusive / exclusive)."
     )
 
@@ -43,7 +44,7 @@ class RunFilter(django_filters.FilterSet):
     workflow = django_filters.CharFilter(field_name="workflow__slug", max_length=100, help_text="Workflow slug.")
     event = django_filters.UUIDFilter(field_name="event_id", help_text="Event id.")
     trace_id = django_filters.UUIDFilter()
-    created_at = django_filters.IsoDateTimeFromToRangeFilter(
+    created_at = DateTimeRangeFilter(
         help_text="created_at_after / created_at_before (ISO 8601, inclusive / exclusive)."
     )
 
