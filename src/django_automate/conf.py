@@ -334,3 +334,12 @@ def audit_checkpoint_file() -> str | None:
 def audit_checkpoint_every() -> int:
     """Append a checkpoint to ``AUDIT_CHECKPOINT_FILE`` after every this many entries (``0``: never)."""
     return int(get("AUDIT_CHECKPOINT_EVERY"))
+
+
+# Redaction (docs/governance.md): default words users can drop.
+DEFAULTS.update({"REDACT_KEYS_EXCLUDE": []})
+
+
+def redact_keys_exclude() -> list[str]:
+    """Default redaction words to drop (``AUTOMATE["REDACT_KEYS_EXCLUDE"]``, e.g. ``["session"]``)."""
+    return [str(k) for k in get("REDACT_KEYS_EXCLUDE")]

@@ -12,7 +12,9 @@ from django_automate.models import WebhookEndpoint
 
 SECRET_REF = re.compile(r"^\$secret:[A-Za-z0-9_./-]+$")
 HEADER_NAME = re.compile(r"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$")
-PLACEHOLDER = re.compile(r"\{\{\s*(body|headers)\.[A-Za-z0-9_.\-]+\s*\}\}")
+PLACEHOLDER = re.compile(  # as ingestion.webhooks.keys.PLACEHOLDER, with its optional | default("…")
+    r"\{\{\s*(body|headers)\.[A-Za-z0-9_.\-]+\s*(?:\|\s*default\s*\(\s*\"(?:[^\"\\\x00-\x1f]|\\.){0,255}\"\s*\)\s*)?\}\}"
+)
 IDEMPOTENCY = re.compile(r"^(auto|body_hash|header:[A-Za-z0-9-]+|body:[A-Za-z0-9_.\-]+)$")
 MAX_BODY_BYTES = 100 * 1024 * 1024
 

@@ -4,7 +4,8 @@ Framings and what happens:
 
 - ``Content-Length`` over the cap: rejected before a byte is read.
 - ``Content-Length`` within the cap: Django's stream stops at the declared length, so an
-  understated length never lets more than that through.
+  understated length never lets more than that through; a body that ends before the
+  declared length (the client closed early) is rejected, never stored truncated.
 - No ``Content-Length`` (chunked, or read-until-close): servers that decode such bodies
   (gunicorn, mod_wsgi, uWSGI with chunked input) say so with ``wsgi.input_terminated``;
   Django itself would then see an empty body, so the raw ``wsgi.input`` is read here.
@@ -38,6 +39,7 @@ def read_capped(request: HttpRequest, limit: int) -> bytes:
         if not isinstance(kept, bytes):
             raise exceptions.MalformedPayload("The request body was consumed before it reached the webhook view.")
         _check_size(len(kept), limit)
+        _check_complete(request, len(kept))
         return kept
     stream = _body_stream(request, limit)
     chunks: list[bytes] = []
@@ -52,6 +54,7 @@ def read_capped(request: HttpRequest, limit: int) -> bytes:
         chunks.append(chunk)
         total += len(chunk)
     _check_size(total, limit)
+    _check_complete(request, total)
     return b"".join(chunks)
 
 
@@ -66,6 +69,16 @@ def _body_stream(request: HttpRequest, limit: int) -> _Readable:
     if request.META.get("wsgi.input_terminated") and raw is not None:
         return cast(_Readable, raw)
     return request
+
+
+def _check_complete(request: HttpRequest, received: int) -> None:
+    """``400 malformed_payload`` when fewer bytes arrived than ``Content-Length`` announced."""
+    declared = str(request.META.get("CONTENT_LENGTH") or "").strip()
+    if declared and _DIGITS.fullmatch(declared) and received < int(declared):
+        raise exceptions.MalformedPayload(
+            f"The body ended after {received} of the {int(declared)} bytes its Content-Length announced.",
+            details={"content_length": int(declared), "received": received},
+        )
 
 
 def _check_size(size: int, limit: int) -> None:

@@ -15,16 +15,16 @@ from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
 from django_automate import conf, exceptions
-from django_automate.ingestion.events import record_event
+from django_automate.ingestion.events import Recorded, record_event
 from django_automate.ingestion.webhooks import endpoints, keys, parsing, schemes, throttling
 from django_automate.ingestion.webhooks.headers import request_headers, stored_headers
 from django_automate.ingestion.webhooks.reading import read_capped
 from django_automate.internal import outage
 from django_automate.internal.jsonutil import sha256_hex
 from django_automate.internal.responses import error_response, json_response
-from django_automate.models import SignatureScheme, WebhookEndpoint
+from django_automate.models import Event, Secret, SignatureScheme, WebhookEndpoint
 from django_automate.observability import instrument
-from django_automate.secrets.refs import Resolver, SecretNotFound
+from django_automate.secrets.refs import Resolver
 from django_automate.tracing import context
 from django_automate.tracing.logging import log_extra
 
@@ -79,21 +79,48 @@ def _handle(request: HttpRequest, slug: str, headers: dict[str, str], trace_id: 
     payload = parsing.parse_json(body, max_depth=conf.json_max_depth())
     if endpoint.scheme == SignatureScheme.SLACK and _is_slack_url_verification(payload):
         return json_response({"challenge": payload["challenge"]}, status=200, trace_id=trace_id)
-    recorded = record_event(
-        type=keys.render_event_type(endpoint.event_type, payload, headers),
-        payload=payload,
-        source=f"webhook:{endpoint.slug}",
-        tenant=endpoint.tenant,
-        idempotency_key=keys.idempotency_key(endpoint, body, payload, headers),
-        body_sha256=sha256_hex(body),
-        headers=stored_headers(endpoint.store_headers, headers),
-        trace_id=trace_id,
-        endpoint=endpoint,
-    )
+    event_type = keys.render_event_type(endpoint.event_type, payload, headers)
+    key = keys.idempotency_key(endpoint, body, payload, headers)
+    body_sha256 = sha256_hex(body)
+    try:
+        recorded = record_event(
+            type=event_type,
+            payload=payload,
+            source=f"webhook:{endpoint.slug}",
+            tenant=endpoint.tenant,
+            idempotency_key=key.value,
+            body_sha256=body_sha256,
+            headers=stored_headers(endpoint.store_headers, headers),
+            trace_id=trace_id,
+            endpoint=endpoint,
+        )
+    except exceptions.IdempotencyConflict as conflict:
+        if not key.sender_id:
+            raise  # a key the client chose, reused for another body: SPEC's 409
+        recorded = _sender_retry(endpoint, key.value, conflict)
     # The view is not atomic, so record_event's transaction was the outermost one: committed.
     event = recorded.event
     data: dict[str, Any] = {"event_id": str(event.id), "trace_id": event.trace_id, "duplicate": recorded.duplicate}
     return json_response(data, status=200 if recorded.duplicate else 202, trace_id=event.trace_id)
+
+
+def _sender_retry(endpoint: WebhookEndpoint, key: str, conflict: exceptions.IdempotencyConflict) -> Recorded:
+    """A sender repeating its own delivery id with another body: a retry, answered as a duplicate.
+
+    Senders refresh live fields on each retry (Stripe's ``pending_webhooks``); answering 409
+    would make them retry for days. The first body stays the event; the difference is logged.
+    """
+    event = Event.objects.using(router.db_for_write(Event)).filter(pk=conflict.details.get("event_id")).first()
+    if event is None:  # pruned in between: nothing to answer with but the conflict
+        raise conflict
+    logger.warning(
+        "Webhook %s: delivery %s was repeated with a different body; kept event %s as first received",
+        endpoint.slug,
+        key,
+        event.id,
+        extra=log_extra("webhook_retry_body_changed", event_id=event.id, delivery_id=key),
+    )
+    return Recorded(event, duplicate=True)
 
 
 def _is_slack_url_verification(payload: Any) -> bool:
@@ -106,13 +133,30 @@ def _is_slack_url_verification(payload: Any) -> bool:
 
 
 def _endpoint_secrets(endpoint: WebhookEndpoint) -> list[str]:
+    """The endpoint's secret values, resolved in the endpoint's tenant.
+
+    A secret that cannot be resolved (undefined, undecryptable) is logged with its name and
+    left out; with none left the delivery is rejected as ``invalid_signature``, so the sender
+    learns nothing about the endpoint's configuration.
+    """
     if endpoint.scheme == SignatureScheme.NONE:
         return []
-    resolver = Resolver()
+    resolver = Resolver(tenant=endpoint.tenant, using=router.db_for_read(Secret))
     refs = endpoint.secrets if isinstance(endpoint.secrets, list) else []
-    try:
-        values = [resolver.resolve_string(str(ref)) for ref in refs]
-    except SecretNotFound:
-        logger.error("Webhook %s references an undefined secret", endpoint.slug, extra=log_extra("secret_missing"))
-        raise exceptions.InvalidSignature("The endpoint's secret is not available.") from None
-    return [value for value in values if value]  # an empty secret would be a key anyone knows
+    values: list[str] = []
+    for ref in refs:
+        try:
+            values.append(resolver.resolve_string(str(ref)))
+        except exceptions.AutomateError as exc:
+            logger.error(
+                "Webhook %s cannot use %s: %s (%s)",
+                endpoint.slug,
+                ref,
+                exc.message,
+                exc.code,
+                extra=log_extra("webhook_secret_unavailable", reference=ref, code=exc.code, tenant=endpoint.tenant),
+            )
+    usable = [value for value in values if value]  # an empty secret would be a key anyone knows
+    if refs and not usable:
+        raise exceptions.InvalidSignature()
+    return usable
