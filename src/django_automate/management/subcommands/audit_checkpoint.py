@@ -16,7 +16,9 @@ HELP = (
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--database", default="default", help="Database alias holding the audit log.")
     parser.add_argument("--file", help="Append the line to this file (default: AUDIT_CHECKPOINT_FILE, else stdout).")
-    parser.add_argument("--stdout", action="store_true", help="Print the line even when a file is configured.")
+    parser.add_argument(
+        "--print", action="store_true", dest="print_only", help="Print the line even when a file is configured."
+    )
 
 
 def handle(command: BaseCommand, **options: Any) -> None:
@@ -24,7 +26,7 @@ def handle(command: BaseCommand, **options: Any) -> None:
     from django_automate.audit import checkpoints
 
     checkpoint = checkpoints.current(options["database"])
-    path = None if options["stdout"] else options["file"] or conf.audit_checkpoint_file()
+    path = None if options["print_only"] else options["file"] or conf.audit_checkpoint_file()
     if path is None:
         command.stdout.write(checkpoint.to_line())
         return
