@@ -53,8 +53,8 @@ def render_event_type(template: str, payload: Any, headers: Mapping[str, str]) -
 
     Raises ``400 validation_error`` (``details.event_type`` is the template) when a value is
     missing, empty or structured, or when the result is not a usable type: empty, longer than
-    255 characters, holding control or line-break characters or surrounding spaces, or with an
-    empty dotted part (``github.``, ``.push``, ``a..b``).
+    255 characters, holding control or line-break characters, or with a dotted part that is
+    empty or has surrounding spaces (``github.``, ``.push``, ``a..b``, ``x. push``).
     """
 
     def replace(match: re.Match[str]) -> str:
@@ -81,10 +81,8 @@ def _type_problem(rendered: str) -> str | None:
         return f"must render to 1 to {MAX_TYPE_LENGTH} characters"
     if any(unicodedata.category(char) in _FORBIDDEN_CATEGORIES for char in rendered):
         return "must not render control or line-break characters"
-    if rendered != rendered.strip():
-        return "must not render leading or trailing spaces"
-    if "" in rendered.split("."):
-        return "must not render an empty dotted part"
+    if any(not part or part != part.strip() for part in rendered.split(".")):
+        return "must not render an empty dotted part, or one with leading or trailing spaces"
     return None
 
 
