@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.html import format_html
@@ -20,6 +21,12 @@ def pretty_json(value: Any, *, raw: bool = False) -> SafeString:
     shown = value if raw else redact(value)
     text = json.dumps(shown, indent=2, sort_keys=True, ensure_ascii=False, default=str)
     return format_html('<pre class="automate-json">{}</pre>', text)
+
+
+def require_permissions(request: HttpRequest, *perms: str) -> None:
+    """403 (Django's ``PermissionDenied``, which the admin renders) unless the user holds every one of ``perms``."""
+    if not request.user.has_perms(perms):
+        raise PermissionDenied
 
 
 def can_view_raw(request: HttpRequest) -> bool:

@@ -10,11 +10,17 @@ from django.db.models import Count, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
 from django_automate import exceptions
-from django_automate.admin.display import ReadOnlyAdminMixin, can_view_raw, pretty_json, trace_link
+from django_automate.admin.display import (
+    ReadOnlyAdminMixin,
+    can_view_raw,
+    pretty_json,
+    require_permissions,
+    trace_link,
+)
 from django_automate.audit import log as audit
 from django_automate.models import Event
 from django_automate.runs import operations
@@ -22,6 +28,10 @@ from django_automate.tracing.timeline import trace_timeline
 
 # The request being rendered (ModelAdmin instances are shared between threads, so not on self).
 _request: contextvars.ContextVar[HttpRequest | None] = contextvars.ContextVar("automate_admin_request", default=None)
+
+
+#: What the trace page needs, as ``GET /api/v1/traces/<trace_id>/`` does.
+TRACE_PERMISSIONS = ("automate.view_event", "automate.view_executionrun")
 
 
 def actor(request: HttpRequest) -> str:
@@ -37,6 +47,13 @@ class EventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     actions = ("replay_selected",)
     exclude = ("payload", "headers")
     readonly_fields = ("payload_view", "headers_view", "trace", "runs_view")
+
+    def lookup_allowed(self, lookup: str, value: str, request: HttpRequest) -> bool:
+        """No filtering on stored payloads or headers (``?payload__password__startswith=a``): the
+        list would answer questions about redacted values, one character at a time."""
+        if lookup.split("__", 1)[0] in ("payload", "headers"):
+            return False
+        return bool(super().lookup_allowed(lookup, value, request))
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Event]:
         return super().get_queryset(request).annotate(_runs=Count("runs"))
@@ -72,8 +89,7 @@ class EventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     @admin.display(description="runs")
     def runs_view(self, obj: Event) -> SafeString:
         rows = [
-            format_html(
-                '<li><a href="{}">{}</a> {} v{}: {}</li>',
+            (
                 reverse("admin:automate_executionrun_change", args=[run.pk]),
                 run.pk,
                 run.workflow.slug,
@@ -82,7 +98,9 @@ class EventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
             )
             for run in obj.runs.select_related("workflow", "workflow_version")
         ]
-        return format_html("<ul>{}</ul>", format_html("".join(rows))) if rows else format_html("{}", "-")
+        if not rows:
+            return format_html("{}", "-")
+        return format_html("<ul>{}</ul>", format_html_join("", '<li><a href="{}">{}</a> {} v{}: {}</li>', rows))
 
     def change_view(self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: Any = None) -> Any:
         token = _request.set(request)
@@ -127,11 +145,16 @@ class EventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         return [trace, *super().get_urls()]
 
     def trace_view(self, request: HttpRequest, trace_id: str) -> HttpResponse:
+        """The whole timeline, for users who may view events and runs; audit entries need their own permission."""
+        require_permissions(request, *TRACE_PERMISSIONS)
+        entries = trace_timeline(trace_id)
+        if not request.user.has_perm("automate.view_auditentry"):
+            entries = [entry for entry in entries if entry.kind != "audit"]
         context = {
             **self.admin_site.each_context(request),
             "title": f"Trace {trace_id}",
             "trace_id": trace_id,
-            "entries": trace_timeline(trace_id),
+            "entries": entries,
             "opts": self.model._meta,
         }
         return TemplateResponse(request, "admin/automate/trace.html", context)

@@ -51,6 +51,9 @@ class RuleTestForm(forms.Form):
     payload = forms.CharField(
         required=False, widget=forms.Textarea(attrs={"rows": 8, "cols": 80}), help_text="Or paste a sample payload."
     )
+    event_type = forms.CharField(
+        required=False, max_length=200, help_text="The sample's type; needed when the rule's type is a pattern."
+    )
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}

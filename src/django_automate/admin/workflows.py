@@ -5,7 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin, messages
-from django.http import HttpRequest, HttpResponse
+from django.core.exceptions import ObjectDoesNotExist, PermissionDenied, ValidationError
+from django.db.models import Model
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
@@ -13,12 +15,36 @@ from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
 from django_automate import exceptions
-from django_automate.admin.display import ReadOnlyAdminMixin, pretty_json
+from django_automate.admin.display import ReadOnlyAdminMixin, pretty_json, require_permissions
 from django_automate.admin.events import actor
 from django_automate.admin.forms import RuleTestForm, WorkflowForm, problems_as_errors
 from django_automate.models import Event, RuleSpec, WebhookEndpoint, Workflow, WorkflowVersion
 from django_automate.rules import explain, services
 from django_automate.workflows import diff, publishing
+
+
+def get_or_404(model_admin: admin.ModelAdmin, request: HttpRequest, object_id: str) -> Any:
+    """The object of a custom admin page: 403 without the view permission (before any lookup), 404 if unknown."""
+    if not model_admin.has_view_permission(request):
+        raise PermissionDenied
+    model: type[Model] = model_admin.model
+    try:
+        obj = model_admin.get_queryset(request).get(pk=object_id)
+    except (ObjectDoesNotExist, ValidationError, ValueError) as exc:
+        raise Http404(f"No {model._meta.verbose_name} {object_id!r}.") from exc
+    if not model_admin.has_view_permission(request, obj):
+        raise PermissionDenied
+    return obj
+
+
+def version_number(request: HttpRequest, name: str, default: int) -> int:
+    value = request.GET.get(name)
+    if not value:
+        return default
+    try:
+        return int(value)
+    except ValueError:
+        raise Http404(f"No version {value!r}.") from None
 
 
 class VersionInline(admin.TabularInline):
@@ -92,13 +118,11 @@ class WorkflowAdmin(admin.ModelAdmin):
         return [path("<path:object_id>/diff/", view, name="automate_workflow_diff"), *super().get_urls()]
 
     def diff_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
-        workflow = get_object_or_404(Workflow, pk=object_id)
-        if not self.has_view_permission(request, workflow):
-            raise exceptions.PermissionDenied()
+        workflow: Workflow = get_or_404(self, request, object_id)
         versions = workflow.versions.all()
         latest = workflow.current_version.number if workflow.current_version else 1
-        b_number = int(request.GET.get("b") or latest)
-        a_number = int(request.GET.get("a") or max(1, b_number - 1))
+        b_number = version_number(request, "b", latest)
+        a_number = version_number(request, "a", max(1, b_number - 1))
         a = get_object_or_404(versions, number=a_number)
         b = get_object_or_404(versions, number=b_number)
         context = {
@@ -150,18 +174,23 @@ class RuleSpecAdmin(admin.ModelAdmin):
         return [path("<path:object_id>/test/", view, name="automate_rule_test"), *super().get_urls()]
 
     def test_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
-        rule = get_object_or_404(RuleSpec, pk=object_id)
-        if not self.has_view_permission(request, rule):
-            raise exceptions.PermissionDenied()
+        rule: RuleSpec = get_or_404(self, request, object_id)
         form = RuleTestForm(request.POST or None)
         result = None
         if request.method == "POST" and form.is_valid():
             try:
                 if form.cleaned_data.get("event_id"):
+                    # As in the API: a stored event's data is shown only to those who may view events.
+                    require_permissions(request, "automate.view_event")
                     event = get_object_or_404(Event, pk=form.cleaned_data["event_id"], tenant=rule.tenant)
-                    result = explain.test_rule(rule=rule, event=event)
+                    # Reading a redacted value needs the raw permission, and is audited as a raw view.
+                    raw = request.user.has_perm(explain.RAW_PERMISSION)
+                    if raw:
+                        explain.audit_raw_reads(request.user, event, [rule], via="admin")
+                    result = explain.test_rule(rule=rule, event=event, redacted=not raw)
                 else:
-                    result = explain.test_rule(rule=rule, payload=form.cleaned_data["payload"])
+                    sample_type = form.cleaned_data.get("event_type") or None
+                    result = explain.test_rule(rule=rule, payload=form.cleaned_data["payload"], event_type=sample_type)
             except exceptions.AutomateError as exc:
                 form.add_error(None, exc.message)
         context = {

@@ -9,7 +9,7 @@ from rest_framework import exceptions as drf_exceptions
 from rest_framework.request import Request
 
 from django_automate import conf, exceptions
-from django_automate.api import tokens
+from django_automate.api import throttling, tokens
 from django_automate.models import ApiToken
 from django_automate.models.base import TENANT_MAX_LENGTH
 
@@ -20,6 +20,8 @@ class BearerTokenAuthentication(authentication.BaseAuthentication):
     """``Authorization: Bearer atk_…``: a token created by ``manage.py automate token create``.
 
     Listed first, so unauthenticated requests answer 401 with ``WWW-Authenticate: Bearer``.
+    Failed attempts count against the client's ``API_THROTTLE_RATE`` (see :mod:`..throttling`):
+    DRF would only throttle after authentication succeeded.
     """
 
     keyword = "bearer"
@@ -29,12 +31,15 @@ class BearerTokenAuthentication(authentication.BaseAuthentication):
         scheme, _, value = header.partition(" ")
         if scheme.lower() != self.keyword:
             return None
+        throttling.check_not_blocked(request)
         value = value.strip()
         if not value:
+            throttling.record_failure(request)
             raise drf_exceptions.AuthenticationFailed("The Authorization header has no token.")
         try:
             token = tokens.verify_token(value)
         except exceptions.NotAuthenticated as exc:
+            throttling.record_failure(request)
             # DRF's request only marks itself unauthenticated for its own exception types.
             raise drf_exceptions.AuthenticationFailed(exc.message) from None
         return token.user, token

@@ -1,7 +1,8 @@
 """Django model permissions for the API, plus the app's own (``replay_event``, ``manage_secrets``, …).
 
 Anonymous callers get 401 (DRF raises ``NotAuthenticated`` when a permission fails before
-anyone authenticated); authenticated callers without a permission get 403 naming it.
+anyone authenticated), or 429 once they failed more often than ``API_THROTTLE_RATE`` allows;
+authenticated callers without a permission get 403 naming it.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ from rest_framework import exceptions as drf_exceptions
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 
+from django_automate.api import throttling
+
 METHOD_ACTIONS = {
     "GET": "view",
     "HEAD": "view",
@@ -22,6 +25,13 @@ METHOD_ACTIONS = {
     "PATCH": "change",
     "DELETE": "delete",
 }
+
+
+def anonymous_denied(request: Request) -> bool:
+    """An unauthenticated call is a failed authentication attempt: counted, and refused with 429 when over the rate."""
+    throttling.check_not_blocked(request)
+    throttling.record_failure(request)
+    return False
 
 
 def model_permission(model: type[Model], action: str) -> str:
@@ -58,7 +68,7 @@ class ModelPermissions(BasePermission):
     def has_permission(self, request: Request, view: Any) -> bool:
         user = request.user
         if not user or not user.is_authenticated:
-            return False
+            return anonymous_denied(request)
         missing = [perm for perm in required_permissions(view, request) if not user.has_perm(perm)]
         if missing:
             raise MissingPermission(missing)
@@ -69,4 +79,6 @@ class Authenticated(BasePermission):
     """Any authenticated caller (read-only resources that are not stored rows, e.g. connectors)."""
 
     def has_permission(self, request: Request, view: Any) -> bool:
-        return bool(request.user and request.user.is_authenticated)
+        if request.user and request.user.is_authenticated:
+            return True
+        return anonymous_denied(request)

@@ -61,14 +61,18 @@ class ConnectorDetailView(ApiView):
 
 
 class TraceView(ApiView):
-    """The ordered timeline of one trace: events, runs (with the matching rule), step attempts, audit entries."""
+    """The ordered timeline of one trace: events, runs (with the matching rule), step attempts, audit entries.
+
+    Audit entries are part of it only for callers with ``automate.view_auditentry``.
+    """
 
     permissions_required = ("automate.view_event", "automate.view_executionrun")
 
     @api_schema(responses={200: TraceSerializer}, operation_id="traces_retrieve")
     def get(self, request: Request, trace_id: str) -> Response:
         trace_id = str(uuid.UUID(trace_id))
-        allowed = _tenant_rows(trace_id, self.tenant)
+        audit = bool(request.user.has_perm("automate.view_auditentry"))
+        allowed = _tenant_rows(trace_id, self.tenant, audit=audit)
         entries = [entry for entry in trace_timeline(trace_id) if _key(entry) in allowed]
         if not entries:
             raise exceptions.ResourceNotFound(f"Trace {trace_id} does not exist.", details={"trace_id": trace_id})
@@ -82,12 +86,14 @@ def _key(entry: Any) -> tuple[Any, ...]:
     return (entry.kind, str(entry.data.get("id")))
 
 
-def _tenant_rows(trace_id: str, tenant: str) -> set[tuple[Any, ...]]:
-    """Timeline keys of the caller's tenant: anyone can send a request carrying someone else's trace id."""
+def _tenant_rows(trace_id: str, tenant: str, *, audit: bool) -> set[tuple[Any, ...]]:
+    """Timeline keys of the caller's tenant (anyone can send a request carrying someone else's trace id);
+    audit entries only with ``audit``."""
     rows: set[tuple[Any, ...]] = set()
     for kind, model in (("event", Event), ("run", ExecutionRun), ("step", StepRun)):
         ids = model._default_manager.filter(trace_id=trace_id, tenant=tenant).values_list("id", flat=True)
         rows.update((kind, str(pk)) for pk in ids)
-    audit = AuditEntry.objects.filter(trace_id=trace_id, tenant=tenant).values_list("created_at", "action")
-    rows.update(("audit", at, action) for at, action in audit)
+    if audit:
+        entries = AuditEntry.objects.filter(trace_id=trace_id, tenant=tenant).values_list("created_at", "action")
+        rows.update(("audit", at, action) for at, action in entries)
     return rows
