@@ -22,8 +22,14 @@ def actor_name(user: Any) -> str:
     return str(user.get_username())
 
 
-def record_raw_view(user: Any, obj: models.Model, trace_id: str | None = None) -> AuditEntry:
-    """Audit one raw view of ``obj`` (an Event, StepRun, …) by ``user``; call it before showing the data."""
+def record_raw_view(
+    user: Any, obj: models.Model, trace_id: str | None = None, *, data: dict[str, Any] | None = None
+) -> AuditEntry:
+    """Audit one raw view of ``obj`` (an Event, StepRun, …) by ``user``; call it before showing the data.
+
+    ``data`` says how it was viewed (e.g. ``{"via": "rule_test", "paths": [...]}``); it is
+    redacted by key like every audit entry's data.
+    """
     from django_automate.audit import log as audit
 
     return audit.record(
@@ -31,6 +37,7 @@ def record_raw_view(user: Any, obj: models.Model, trace_id: str | None = None) -
         actor=actor_name(user),
         object_type=obj._meta.model_name or "",
         object_id=str(obj.pk),
+        data=data,
         tenant=str(getattr(obj, "tenant", "")),
         trace_id=trace_id if trace_id is not None else str(getattr(obj, "trace_id", "") or ""),
     )

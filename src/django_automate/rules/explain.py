@@ -1,7 +1,8 @@
 """Explaining rules: "does this rule match this event, and which predicate decided?" and
 "which of the recent events would this rule have matched?".
 
-Services for ``POST /automate/api/v1/rules/test/`` and the admin's rule page; they read only.
+Services for ``POST /automate/api/v1/rules/test/`` and the admin's rule page; they read only
+(but for the audit entry of a raw test, :func:`audit_raw_reads`).
 """
 
 from __future__ import annotations
@@ -14,11 +15,14 @@ from django.utils import timezone
 
 from django_automate import exceptions
 from django_automate.models import Event, RuleSpec
+from django_automate.policy import raw
 from django_automate.policy.redaction import REDACTED, is_sensitive, redact
+from django_automate.rules import reads
 from django_automate.rules.index import glob_matcher, is_glob, literal_prefix
 from django_automate.rules.jsonlogic import JsonLogicError, compile_logic, explain, truthy, validate_logic
 from django_automate.rules.matching import event_data, type_matches
 from django_automate.rules.services import validate_event_type_pattern
+from django_automate.tracing import context
 
 #: Largest ``limit`` of :func:`would_have_matched`.
 MAX_LIMIT = 1000
@@ -26,6 +30,15 @@ MAX_LIMIT = 1000
 TYPES_PER_QUERY = 500
 #: ``source`` of the sample event built from a payload.
 SAMPLE_SOURCE = "test"
+#: Largest explanation (JSON bytes) one rule test returns: a small rule can build large values.
+MAX_EXPLANATION_BYTES = 1_000_000
+RAW_PERMISSION = raw.PERMISSION
+
+
+class ExplanationTooLarge(exceptions.ValidationError):
+    """The explanation is larger than a rule test may return."""
+
+    code = "explanation_too_large"
 
 
 def test_rule(
@@ -47,11 +60,17 @@ def test_rule(
     match"). An ad-hoc condition has no type pattern, so ``type_matched`` is true.
 
     A ``payload`` becomes a sample event of type ``event_type`` (default: the rule's type when
-    it is not a glob) in the rule's tenant (or ``tenant`` for a condition). With ``redacted``,
-    values the rule reads from sensitive keys are shown as ``[REDACTED]`` and objects in the
-    tree are redacted by key, as payloads are elsewhere. Invalid input (both or neither of
-    rule/condition or event/payload, an invalid condition, an event of another tenant) raises
-    :class:`~django_automate.exceptions.ValidationError` with ``details["field"]``.
+    it is not a glob) in the rule's tenant (or ``tenant`` for a condition).
+
+    With ``redacted`` (for callers without ``automate.view_raw_payload``), a condition that
+    reads a sensitive key of a stored event is refused before it runs
+    (:class:`~django_automate.exceptions.PermissionDenied` with ``details["path"]``): its verdict
+    alone would reveal the value, one comparison at a time. Objects in the tree are still
+    redacted by key. Invalid input (both or neither of rule/condition or event/payload, an
+    invalid condition, an event of another tenant) raises
+    :class:`~django_automate.exceptions.ValidationError` with ``details["field"]``; so does a
+    result JSON cannot carry (a non-finite number) or one over :data:`MAX_EXPLANATION_BYTES`
+    (:class:`ExplanationTooLarge`).
     """
     if (rule is None) == (condition is None):
         raise _invalid("Give either a rule or a condition.", "rule")
@@ -72,6 +91,8 @@ def test_rule(
         if event.tenant != scope:
             raise _invalid("The event belongs to another tenant.", "event")
         data = event_data(event)
+        if redacted:
+            _refuse_sensitive_reads(logic, data)
     else:
         data = _sample(rule, payload, event_type, scope)
     sample_type = data["event"]["type"]
@@ -79,16 +100,87 @@ def test_rule(
     tree = explain(logic, data)
     error = tree.get("error")
     condition_matched = error is None and truthy(tree.get("value"))
-    return {
+    result = {
         "matched": type_matched and condition_matched,
         "type_matched": type_matched,
         "condition_matched": condition_matched,
         "explanation": _redact_tree(tree) if redacted else tree,
         "error": error,
     }
+    encoded_size(result)
+    return result
 
 
 test_rule.__test__ = False  # type: ignore[attr-defined]  # not a pytest test, whatever its name
+
+
+def sensitive_reads(rule: RuleSpec | None, event: Event, condition: Any = None) -> list[str]:
+    """The sensitive paths of ``event`` the rule's (or ``condition``'s) condition reads (see :mod:`.reads`).
+
+    Testing such a rule shows the values under them (through its verdict, explanation or
+    errors), so it needs ``automate.view_raw_payload``, and callers audit it as a raw view.
+    """
+    logic = rule.condition if rule is not None else condition
+    try:
+        validate_logic(logic)
+    except JsonLogicError:
+        return []  # test_rule refuses it before evaluating anything
+    return reads.sensitive_reads(logic, event_data(event))
+
+
+def audit_raw_reads(user: Any, event: Event, rules: list[RuleSpec], *, via: str) -> list[str]:
+    """Audit a raw view of ``event`` when the ``rules`` read its sensitive keys; return those paths.
+
+    For callers with ``automate.view_raw_payload``, before they test the rules unredacted:
+    ``via`` is ``"api"`` or ``"admin"``.
+    """
+    by_rule = {rule.name: sensitive_reads(rule, event) for rule in rules}
+    paths = sorted({path for found in by_rule.values() for path in found})
+    if paths:
+        read_by = [name for name, found in by_rule.items() if found]
+        raw.record_raw_view(
+            user,
+            event,
+            trace_id=context.current_trace_id() or None,  # else the event's
+            data={"via": f"rule_test:{via}", "paths": paths, "rules": read_by},
+        )
+    return paths
+
+
+def encoded_size(result: Any, limit: int | None = None) -> int:
+    """The size in bytes of ``result`` as JSON; a clear error when it cannot be returned.
+
+    A condition may compute a number JSON cannot represent (``{"*": [1e308, 10]}`` is infinity)
+    or a value far larger than itself (``merge`` and ``map`` of the data): both are answered as
+    validation errors rather than failing while the response is rendered.
+    """
+    bound = MAX_EXPLANATION_BYTES if limit is None else limit
+    try:
+        text = json.dumps(result, allow_nan=False, ensure_ascii=False, separators=(",", ":"))
+    except ValueError:
+        raise exceptions.ValidationError(
+            "The condition computed a number JSON cannot represent (infinity or NaN); the explanation "
+            "cannot be returned.",
+            details={"field": "condition", "reason": "non_finite_number"},
+        ) from None
+    size = len(text.encode())
+    if size > bound:
+        raise ExplanationTooLarge(
+            f"The explanation would be {size} bytes; a rule test returns at most {bound}. "
+            "Test fewer rules or a condition that builds smaller values.",
+            details={"field": "condition", "limit": bound, "size": size},
+        )
+    return size
+
+
+def _refuse_sensitive_reads(logic: Any, data: dict[str, Any]) -> None:
+    paths = reads.sensitive_reads(logic, data)
+    if paths:
+        raise exceptions.PermissionDenied(
+            f"The condition reads {paths[0]}, a redacted value of the event: testing it against a stored "
+            f"event needs the permission {RAW_PERMISSION}.",
+            details={"permission": RAW_PERMISSION, "required": [RAW_PERMISSION], "path": paths[0], "paths": paths},
+        )
 
 
 def would_have_matched(rule: RuleSpec, *, limit: int = 100) -> list[str]:

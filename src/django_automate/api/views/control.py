@@ -17,6 +17,7 @@ from django_automate.api.serializers.rules import RuleSerializer, RuleTestResult
 from django_automate.api.serializers.schedules import ScheduleSerializer
 from django_automate.api.views.base import TenantViewSet
 from django_automate.models import Event, RuleSpec, Schedule, WebhookEndpoint
+from django_automate.policy import raw
 from django_automate.rules import services as rule_services
 
 
@@ -83,9 +84,11 @@ class RuleViewSet(CrudViewSet):
     def test(self, request: Request) -> Response:
         """Explain which rules match an event (stored or sample) and which sub-expression decided it.
 
-        Without ``rule``/``rule_id`` every enabled rule of your tenant is tried. For a stored
-        event, values read from sensitive keys are hidden unless you hold
-        ``automate.view_raw_payload``.
+        Without ``rule``/``rule_id`` every enabled rule of your tenant is tried. Against a stored
+        event, a rule whose condition reads a sensitive key (or the whole payload when it has
+        one) needs ``automate.view_raw_payload`` (403 ``permission_denied`` naming the path);
+        with it, the test is audited as a raw view of the event. Explanations over
+        ``MAX_EXPLANATION_BYTES`` (1 MB) are refused (``explanation_too_large``).
         """
         body = RuleTestSerializer(data=request.data, context=self.get_serializer_context())
         body.is_valid(raise_exception=True)
@@ -98,7 +101,7 @@ class RuleViewSet(CrudViewSet):
                     details={"required": ["automate.view_event"]},
                 )
             event = self._tenant_row(Event, values["event_id"], "Event")
-            redacted = not request.user.has_perm("automate.view_raw_payload")
+            redacted = not raw.can_view_raw(request.user)
         if "rule_id" in values:
             rules = [self._tenant_row(RuleSpec, values["rule_id"], "Rule")]
         elif "rule" in values:
@@ -106,7 +109,12 @@ class RuleViewSet(CrudViewSet):
         else:
             rules = list(self.get_queryset().filter(enabled=True))
         results = rule_testing.check_rules(
-            tenant=self.tenant, rules=rules, event=event, sample=values.get("event"), redacted=redacted
+            tenant=self.tenant,
+            rules=rules,
+            event=event,
+            sample=values.get("event"),
+            redacted=redacted,
+            user=request.user,
         )
         return Response({"matched": any(r["matched"] for r in results), "redacted": redacted, "results": results})
 

@@ -59,11 +59,12 @@ def invalid_arguments(message: str) -> JsonLogicEvaluationError:
 
 
 def not_a_number(value: Any) -> JsonLogicEvaluationError:
-    """Build the error for a value that does not convert to a number (JavaScript ``NaN``)."""
-    shown = repr(value)
-    if len(shown) > 60:
-        shown = shown[:57] + "..."
-    return JsonLogicEvaluationError(NOT_A_NUMBER, f"{shown} is not a number")
+    """Build the error for a value that does not convert to a number (JavaScript ``NaN``).
+
+    The message names the value's JSON type, never the value: it may come from a redacted field.
+    """
+    kinds = {str: "a string", bool: "a boolean", list: "an array", dict: "an object", type(None): "null"}
+    return JsonLogicEvaluationError(NOT_A_NUMBER, f"{kinds.get(type(value), 'the value')} is not a number")
 
 
 def thrown(value: Any) -> JsonLogicEvaluationError:
