@@ -6,6 +6,7 @@ import time
 
 import pytest
 
+from django_automate import exceptions
 from django_automate.workflows.templating import TemplateError, render
 
 DATA = {
@@ -120,3 +121,74 @@ def test_render_refuses_structures_nested_deeper_than_the_limit():
     for _ in range(10):
         shallow, expected = {"a": shallow}, {"a": expected}
     assert render(shallow, DATA) == expected
+
+
+@pytest.fixture
+def resolver(settings):
+    from django_automate.secrets.refs import Resolver
+
+    settings.AUTOMATE = {**settings.AUTOMATE, "SECRETS": {"TOKEN": "s3cr3t"}}
+    return Resolver()
+
+
+HOSTILE = {**DATA, "event": {"payload": {"ref": "$secret:TOKEN", "name": "TOKEN", "list": ["$secret:TOKEN"]}}}
+
+
+def test_secret_references_written_in_the_definition_resolve_in_literal_text(resolver):
+    assert render("Bearer $secret:TOKEN", DATA, resolver) == "Bearer s3cr3t"
+    assert render({"h": ["$secret:TOKEN"]}, DATA, resolver) == {"h": ["s3cr3t"]}
+    assert render("id={{ run.id }};k=$secret:TOKEN", DATA, resolver) == "id=r-1;k=s3cr3t"
+    assert render("$secret:TOKEN:{{ run.id }}", DATA, resolver) == "s3cr3t:r-1"
+    assert resolver.values == {"s3cr3t"}
+    assert render("Bearer $secret:TOKEN", DATA) == "Bearer $secret:TOKEN"  # without a resolver: left as written
+
+
+@pytest.mark.parametrize(
+    "template",
+    [
+        "{{ event.payload.ref }}",
+        "x {{ event.payload.ref }} y",
+        "{{ event.payload.list }}",
+        '{{ event.payload.nope | default("$secret:TOKEN") }}',
+        'pre {{ event.payload.nope | default("$secret:TOKEN") }}',
+        "$secret:{{ event.payload.name }}",
+        {"$logic": {"var": "event.payload.ref"}},
+        {"$logic": {"cat": ["$secret:", {"var": "event.payload.name"}]}},
+        {"$logic": {"cat": ["$secret:", "TOKEN"]}},
+    ],
+)
+def test_references_that_come_from_data_or_computation_are_never_resolved(resolver, template):
+    rendered = render({"v": template}, HOSTILE, resolver)
+    assert "s3cr3t" not in repr(rendered)
+    assert "$secret:TOKEN" in repr(rendered)
+    assert resolver.values == set()
+
+
+@pytest.mark.parametrize("number", [float("inf"), float("-inf"), float("nan")])
+def test_non_finite_numbers_are_refused_with_the_field_that_holds_them(number):
+    data = {**DATA, "event": {"payload": {"qty": number, "items": [{"qty": number}]}}}
+    with pytest.raises(TemplateError) as info:
+        render({"json": {"qty": "{{ event.payload.qty }}"}}, data)
+    assert info.value.details["field"] == "with.json.qty"
+    with pytest.raises(TemplateError) as info:
+        render({"json": "{{ event.payload.items }}"}, data)
+    assert info.value.details["field"] == "with.json[0].qty"
+    with pytest.raises(TemplateError) as info:
+        render({"body": "qty={{ event.payload.qty }}"}, data)
+    assert info.value.details["field"] == "with.body"
+
+
+def test_a_computed_infinity_is_refused():
+    with pytest.raises(exceptions.ValidationError) as info:
+        render({"n": {"$logic": {"*": [{"var": "event.payload.total"}, 1e308]}}}, DATA)
+    assert info.value.details["field"] == "with.n"
+
+
+def test_the_rendered_input_is_capped_while_it_is_built():
+    data = {**DATA, "event": {"payload": {"blob": "x" * 1000}}}
+    assert len(render(["{{ event.payload.blob }}"] * 9, data, max_bytes=10_000)) == 9
+    with pytest.raises(TemplateError) as info:
+        render(["{{ event.payload.blob }}"] * 11, data, max_bytes=10_000)
+    assert info.value.details == {"field": "with[9]", "limit": 10_000}
+    with pytest.raises(TemplateError):
+        render({"a": "{{ event.payload.blob }}-" * 11}, data, max_bytes=10_000)

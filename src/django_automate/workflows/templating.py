@@ -250,7 +250,12 @@ def _render(value: Any, rendering: _Rendering, depth: int, field: str) -> Any:
         if is_logic(value):
             from django_automate.rules.jsonlogic import evaluate
 
-            return rendering.value(evaluate(value["$logic"], rendering.data), field)
+            try:
+                result = evaluate(value["$logic"], rendering.data)
+            except exceptions.AutomateError as exc:
+                exc.details = {**(exc.details or {}), "field": field}  # which value of the step failed
+                raise
+            return rendering.value(result, field)
         rendering.charge(2 + sum(len(str(k).encode("utf-8", "surrogatepass")) + 4 for k in value), field)
         return {k: _render(v, rendering, depth + 1, f"{field}.{k}") for k, v in value.items()}
     if isinstance(value, list):
