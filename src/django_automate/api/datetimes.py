@@ -56,14 +56,14 @@ class ComparableDateTimeField(IsoDateTimeField):
             raise forms.ValidationError(str(exc), code="invalid") from None
 
 
-class ComparableDateTimeRangeField(RangeField):  # type: ignore[misc]
+class ComparableDateTimeRangeField(RangeField):
     widget = DateRangeWidget
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__((ComparableDateTimeField(), ComparableDateTimeField()), *args, **kwargs)
 
 
-class DateTimeRangeFilter(django_filters.IsoDateTimeFromToRangeFilter):  # type: ignore[misc]
+class DateTimeRangeFilter(django_filters.IsoDateTimeFromToRangeFilter):
     """``<name>_after`` / ``<name>_before`` in ISO 8601, within the range every database compares."""
 
     field_class = ComparableDateTimeRangeField

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from django_automate.api.serializers.common import unique_in_tenant
@@ -33,11 +34,18 @@ class SecretSerializer(serializers.ModelSerializer):
         return unique_in_tenant(self, Secret, "name", value)
 
 
+@extend_schema_field(
+    {"type": "string", "format": "decimal", "pattern": r"^[0-9]{1,12}(\.[0-9]{1,6})?$", "example": "100.0"}
+)
+class LimitField(serializers.DecimalField):
+    """A budget's limit: at most 12 digits, 6 decimals, not negative (the column's range)."""
+
+
 class BudgetSerializer(serializers.ModelSerializer):
     scope = serializers.RegexField(
         SCOPE, max_length=200, help_text='"global", "tenant:<t>", "workflow:<slug>" or "connector:<type>".'
     )
-    limit = serializers.DecimalField(max_digits=18, decimal_places=6, min_value=0)
+    limit = LimitField(max_digits=18, decimal_places=6, min_value=0)
 
     class Meta:
         model = Budget

@@ -14,7 +14,7 @@ from rest_framework import serializers
 from django_automate import exceptions
 from django_automate.api.serializers.common import AnyJSONField, unique_in_tenant
 from django_automate.ingestion.schedules import validation
-from django_automate.ingestion.schedules.ticks import ALIASES
+from django_automate.ingestion.schedules.ticks import ALIASES, normalize_cron
 from django_automate.models import Schedule
 
 MAX_INTERVAL = 366 * 24 * 3600
@@ -71,7 +71,13 @@ class ScheduleSerializer(serializers.ModelSerializer):
         return unique_in_tenant(self, Schedule, "name", value)
 
     def validate_cron(self, value: str) -> str:
-        return " ".join(value.split())
+        value = " ".join(value.split())
+        if value:
+            try:
+                normalize_cron(value)
+            except exceptions.ValidationError as exc:
+                raise serializers.ValidationError(exc.message) from None
+        return value
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         def current(name: str, default: Any) -> Any:

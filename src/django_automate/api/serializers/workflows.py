@@ -60,12 +60,19 @@ class WorkflowSerializer(serializers.ModelSerializer):
         return version.definition if version is not None else None
 
 
+@extend_schema_field(
+    {"type": "object", "additionalProperties": {}, "required": ["steps"], "description": DEFINITION_HELP}
+)
+class DefinitionField(AnyJSONField):
+    """A workflow definition (a JSON object); its full checks run when it is published."""
+
+
 class WorkflowCreateSerializer(serializers.Serializer):
     slug = serializers.SlugField(max_length=100)
     name = serializers.CharField(min_length=1, max_length=200)
     description = serializers.CharField(required=False, allow_blank=True, default="", max_length=10000)
-    definition = AnyJSONField(help_text=DEFINITION_HELP)
+    definition = DefinitionField(help_text=DEFINITION_HELP)
 
 
 class PublishSerializer(serializers.Serializer):
-    definition = AnyJSONField(help_text=DEFINITION_HELP)
+    definition = DefinitionField(help_text=DEFINITION_HELP)
