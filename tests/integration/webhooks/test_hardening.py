@@ -12,6 +12,7 @@ import pytest
 from cryptography.fernet import Fernet
 from django.conf import settings
 from django.test import override_settings
+from rest_framework.exceptions import ValidationError
 
 from django_automate.ingestion.webhooks import keys
 from django_automate.models import Event, OutboxJob
@@ -259,3 +260,14 @@ def test_body_shorter_than_its_content_length_is_rejected(endpoint_factory):
     assert (response.status, body["code"]) == (400, "malformed_payload")
     assert body["details"] == {"content_length": len(document) + 50, "received": len(document)}
     assert Event.objects.count() == 0
+
+
+@pytest.mark.django_db
+def test_documented_slack_template_is_accepted_by_the_endpoint_api_validation():
+    from django_automate.api.serializers.endpoints import EndpointSerializer
+
+    field = EndpointSerializer().fields["event_type"]
+    assert field.run_validation(SLACK_TEMPLATE) == SLACK_TEMPLATE
+    assert EndpointSerializer().validate_event_type(SLACK_TEMPLATE) == SLACK_TEMPLATE
+    with pytest.raises(ValidationError):
+        EndpointSerializer().validate_event_type("x.{{ body.kind | default(none) }}")

@@ -110,7 +110,8 @@ def _sender_retry(endpoint: WebhookEndpoint, key: str, conflict: exceptions.Idem
     Senders refresh live fields on each retry (Stripe's ``pending_webhooks``); answering 409
     would make them retry for days. The first body stays the event; the difference is logged.
     """
-    event = Event.objects.using(router.db_for_write(Event)).filter(pk=conflict.details.get("event_id")).first()
+    event_id = str(conflict.details.get("event_id") or "")
+    event = Event.objects.using(router.db_for_write(Event)).filter(pk=event_id).first() if event_id else None
     if event is None:  # pruned in between: nothing to answer with but the conflict
         raise conflict
     logger.warning(
