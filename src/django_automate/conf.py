@@ -23,6 +23,7 @@ DEFAULTS: dict[str, Any] = {
     "POLL_INTERVAL_SECONDS": 1.0,
     "LISTEN_POLL_SECONDS": 10.0,
     "WORKER_BATCH_SIZE": 10,
+    "MAX_JOB_CRASHES": 20,
     "DEFAULT_MAX_ATTEMPTS": 3,
     "DEFAULT_STEP_TIMEOUT_SECONDS": 30,
     "JSON_MAX_DEPTH": 64,
@@ -343,3 +344,8 @@ DEFAULTS.update({"REDACT_KEYS_EXCLUDE": []})
 def redact_keys_exclude() -> list[str]:
     """Default redaction words to drop (``AUTOMATE["REDACT_KEYS_EXCLUDE"]``, e.g. ``["session"]``)."""
     return [str(k) for k in get("REDACT_KEYS_EXCLUDE")]
+
+
+def max_job_crashes() -> int:
+    """Claims in a row that may end in an unexpected error before the job is dead-lettered (at least 1)."""
+    return max(1, int(get("MAX_JOB_CRASHES")))

@@ -104,17 +104,21 @@ def test_concurrent_claimers_never_share_a_job():
     assert len(set(claimed)) == jobs
 
 
-def test_a_job_that_keeps_crashing_is_dead_lettered_instead_of_looping(workflow_factory, rule_factory, monkeypatch):
+def test_a_job_that_keeps_crashing_is_dead_lettered_instead_of_looping(
+    workflow_factory, rule_factory, monkeypatch, settings
+):
     from django_automate.rules import routing
-    from django_automate.worker.handlers import MAX_CRASHES
     from django_automate.worker.loop import Worker
 
     def crash(*args, **kwargs):
         raise TypeError("poison")
 
+    settings.AUTOMATE = {**settings.AUTOMATE, "MAX_JOB_CRASHES": 3}
     monkeypatch.setattr(routing, "matching_rules", crash)
     django_automate.emit("order.created", {})
-    Worker(once=True, install_signal_handlers=False).run()
+    for _ in range(3):
+        OutboxJob.objects.filter(status=JobStatus.READY).update(available_at=timezone.now())  # skip the backoff
+        Worker(once=True, install_signal_handlers=False).run()
     job = OutboxJob.objects.get()
-    assert (job.status, job.attempts) == (JobStatus.DEAD, MAX_CRASHES)
+    assert (job.status, job.attempts) == (JobStatus.DEAD, 3)
     assert job.last_error["code"] == "internal_error"

@@ -16,6 +16,9 @@ from django_automate.models import JobStatus, OutboxJob
 from django_automate.outbox.claim import ClaimedJob
 from django_automate.outbox.notify import LATER_PAYLOAD, notify
 
+#: ``last_error["code"]`` of a job whose processing raised (a bug, or a write the database rejects).
+CRASHED = "internal_error"
+
 
 def _held_update(job: ClaimedJob, using: str, values: dict[str, Any]) -> int:
     """Update the job if this worker still holds its lease (same token, claimed, unexpired); rows changed."""
@@ -90,6 +93,17 @@ def reschedule(
     """Release the job to be claimed again at ``available_at`` (a retry); idle workers learn when."""
     _finish(job, using, status=JobStatus.READY, available_at=available_at, last_error=error, leased_by="")
     notify(using, LATER_PAYLOAD)
+
+
+def crashes(job: ClaimedJob, *, using: str = "default") -> int:
+    """How many claims of the job in a row ended in an unexpected error (counted in its ``last_error``).
+
+    A retry or a budget deferral rescheduled in between records its own error, which starts the count again.
+    """
+    last = OutboxJob.objects.using(using).filter(id=job.id).values_list("last_error", flat=True).first()
+    if isinstance(last, dict) and last.get("code") == CRASHED:
+        return int(last.get("crashes") or 0)
+    return 0
 
 
 def release(job: ClaimedJob, *, using: str = "default") -> bool:

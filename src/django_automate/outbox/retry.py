@@ -39,3 +39,17 @@ class RetryPolicy:
         if retry_after is not None:
             delay = max(delay, min(retry_after, self.max_seconds))
         return delay
+
+
+#: A job whose processing raised waits 1 s before its next claim, doubling to at most 5 minutes.
+CRASH_BACKOFF = RetryPolicy(max_attempts=1, initial_seconds=1.0, max_seconds=300.0, jitter="none")
+
+
+def crash_delay(crashes: int, rng: random.Random | None = None) -> float:
+    """Seconds before the next claim of a job that raised on its last ``crashes`` claims in a row.
+
+    Between half and all of the exponential ceiling: the delay always grows (a poison job
+    cannot come back at once), and jobs that failed together do not all return together.
+    """
+    ceiling = CRASH_BACKOFF.delay(crashes)
+    return (rng or random).uniform(ceiling / 2, ceiling)

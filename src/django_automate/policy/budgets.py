@@ -114,10 +114,11 @@ def _consume(
     step_id: str | None = None,
     using: str = "default",
     loaded: Sequence[Budget] | None = None,
-) -> None:
+) -> bool:
+    """Charge ``amount`` to every budget of ``metric`` covering the run; ``False`` if none does."""
     budgets = applicable(run, metric, connector_type=connector_type, using=using, loaded=loaded)
     if not budgets:
-        return
+        return False
     now = timezone.now()
     windows = {b.pk: window(b.period, now) for b in budgets}
     for budget in budgets:
@@ -134,6 +135,7 @@ def _consume(
                     raise _Exhausted(budget)
     except _Exhausted as exhausted:
         _exceeded(exhausted.budget, windows[exhausted.budget.pk], run, step_id, connector_type, using)
+    return True
 
 
 def _exceeded(
@@ -179,9 +181,13 @@ def _exceeded(
     raise exceptions.BudgetExceeded(message, details=details)
 
 
-def check_and_consume_run(run: ExecutionRun, *, using: str = "default", loaded: Sequence[Budget] | None = None) -> None:
-    """Charge one run to every ``runs`` budget covering it; raise BudgetExceeded / BudgetDeferred if one is spent."""
-    _consume(run, Budget.Metric.RUNS, Decimal(1), using=using, loaded=loaded)
+def check_and_consume_run(run: ExecutionRun, *, using: str = "default", loaded: Sequence[Budget] | None = None) -> bool:
+    """Charge one run to every ``runs`` budget covering it; raise BudgetExceeded / BudgetDeferred if one is spent.
+
+    ``False`` when no budget covers it. The caller starts the run in the same transaction
+    (``runs.executor``), so a run is charged once, however often its job is claimed.
+    """
+    return _consume(run, Budget.Metric.RUNS, Decimal(1), using=using, loaded=loaded)
 
 
 def check_and_consume_step(

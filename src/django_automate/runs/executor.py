@@ -17,7 +17,7 @@ from django_automate.policy import budgets
 from django_automate.runs import states
 from django_automate.runs.context import run_data
 from django_automate.runs.loading import run_to_execute
-from django_automate.runs.steps import Outcome, StepCall, run_step, start_run
+from django_automate.runs.steps import Outcome, StepCall, run_step, settled, start_run
 from django_automate.tracing import context
 from django_automate.tracing.logging import log_extra
 
@@ -43,16 +43,19 @@ def execute_run(
         run = run_to_execute(job.run_id, using=using)
     with context.bind(run_id=run.id, event_id=run.event_id, tenant=run.tenant):
         if run.status in states.TERMINAL:
-            lease.complete(job, using=using)
+            with transaction.atomic(using=using):
+                lease.complete(job, using=using)
+                # Cancelled while an attempt was open (or a retry was due): none of them goes on.
+                states.close_open_attempts(run, using=using, error=states.ENDED_ATTEMPT)
             return str(run.status)
+        history = _history(run, using)
         # Every budget check of this job reuses one load (no query when the tenant has no budgets).
         loaded = budgets.load(run, using=using)
-        if run.status == RunStatus.PENDING:
+        if run.status == RunStatus.PENDING and loaded:
             stopped = _over_budget(job, run, using, loaded)
             if stopped is not None:
                 return stopped
-        # The run goes from pending to running with its first write (steps.start_run), not on its own.
-        history = _history(run, using)
+        # Otherwise the run goes from pending to running with its first write (steps.start_run).
         data = run_data(run)
         steps: list[dict[str, Any]] = run.workflow_version.definition.get("steps", [])
         for index, step in enumerate(steps):
@@ -76,7 +79,8 @@ def execute_run(
             )
             if index == len(steps) - 1:
                 call.finish = lambda: _finish_writes(job, run, RunStatus.SUCCEEDED, using)
-            outcome = run_step(call)
+            # A step settled by an earlier claim is not run (nor traced) again.
+            outcome = settled(call) or run_step(call)
             if call.finished is not None:
                 _log_finished(run, call.finished)
                 return call.finished
@@ -110,17 +114,48 @@ def _release(job: ClaimedJob, run: ExecutionRun, using: str) -> None:
 
 
 def _over_budget(job: ClaimedJob, run: ExecutionRun, using: str, loaded: list[Budget]) -> str | None:
-    """Charge the run to its budgets; a spent one fails the run (block) or waits for its next window (defer)."""
-    try:
-        budgets.check_and_consume_run(run, using=using, loaded=loaded)
-    except budgets.BudgetDeferred as exc:
-        lease.reschedule(job, exc.until, {"code": exc.code, "message": exc.message}, using=using)
-        return str(run.status)
-    except exceptions.BudgetExceeded as exc:
-        return _finish(
-            job, run, RunStatus.FAILED, using, error={"code": exc.code, "message": exc.message, "details": exc.details}
-        )
-    return None
+    """Charge the run to its ``runs`` budgets; a spent one fails the run (block) or waits for its next window (defer).
+
+    A charged run starts in the same transaction, fenced by the lease: a run that is
+    ``running`` has been charged, so however often its job is claimed again (a crash, a
+    retry, a lost lease) it is never charged twice; a check whose transaction rolls back
+    charged nothing.
+    """
+    if not budgets.applicable(run, Budget.Metric.RUNS, using=using, loaded=loaded):
+        return None
+    with transaction.atomic(using=using):
+        try:
+            charged = budgets.check_and_consume_run(run, using=using, loaded=loaded)
+        except budgets.BudgetDeferred as exc:
+            lease.reschedule(job, exc.until, {"code": exc.code, "message": exc.message}, using=using)
+            return str(run.status)
+        except exceptions.BudgetExceeded as exc:
+            error = {"code": exc.code, "message": exc.message, "details": exc.details}
+            final = _finish_writes(job, run, RunStatus.FAILED, using, error=error)
+        else:
+            if charged:
+                lease.fence(job, using=using)
+                start_run(run, using=using)
+            return None
+    _log_finished(run, final)
+    return final
+
+
+def give_up(job: ClaimedJob, error: dict[str, Any], *, using: str = "default") -> None:
+    """Dead-letter a job that cannot make progress; a run's job fails its run and closes its open attempts.
+
+    The run can then be retried from its failed step (API, admin, ``manage.py automate retry``).
+    """
+    with transaction.atomic(using=using):
+        lease.dead_letter(job, error, using=using)
+        if job.run_id is None:
+            return
+        run = ExecutionRun(pk=job.run_id)
+        try:
+            states.transition(run, RunStatus.FAILED, using=using, error=error)
+        except exceptions.IllegalTransition:
+            pass  # it ended meanwhile (cancelled): that stands
+        states.close_open_attempts(run, using=using, error=error)
 
 
 def _cancelled(run: ExecutionRun, using: str) -> bool:

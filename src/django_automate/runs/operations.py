@@ -17,6 +17,9 @@ from django_automate.outbox.enqueue import enqueue
 from django_automate.rules.matching import matching_rules
 from django_automate.runs import states
 
+#: The error of an attempt left running by a worker that died, closed when its run is cancelled.
+CANCELLED_ATTEMPT = {"code": "run_cancelled", "message": "The run was cancelled before this attempt finished."}
+
 
 def replay_event(event: Event, *, actor: str) -> list[ExecutionRun]:
     """Run the workflows that the event's rules match *now* again, as new runs marked ``replay_of``.
@@ -110,6 +113,10 @@ def cancel_run(run: ExecutionRun, *, actor: str) -> ExecutionRun:
         OutboxJob.objects.filter(run=locked, status=JobStatus.READY).update(
             status=JobStatus.CANCELLED, finished_at=timezone.now(), updated_at=timezone.now()
         )
+        # No retry follows now. A step in flight finishes: a worker holding the job closes its own
+        # attempt; with no job held, an attempt still marked running was abandoned by a dead worker.
+        held = OutboxJob.objects.filter(run=locked, status=JobStatus.CLAIMED).exists()
+        states.close_open_attempts(locked, error=CANCELLED_ATTEMPT, running=not held)
         audit.record(
             "run.cancelled",
             actor=actor,

@@ -141,8 +141,8 @@ def _fence(job: ClaimedJob, now: dt.datetime, using: str) -> tuple[str, list[Any
 
 
 def _run_transition(run: ExecutionRun, to: str, using: str, **values: Any) -> tuple[str, list[Any]]:
-    sources = [state for state, targets in states.RUN_TRANSITIONS.items() if to in targets]
-    return sql.update_sql(ExecutionRun, using, {"id": run.pk, "status__in": sources}, {"status": to, **values})
+    """The update of :func:`~django_automate.runs.states.transition`, same conditions, to embed in a statement."""
+    return sql.update_sql(ExecutionRun, using, states.run_where(run, to, values), {"status": to, **values})
 
 
 def _execute(statement: str, params: list[Any], using: str) -> tuple[int, ...]:

@@ -21,19 +21,40 @@ TERMINAL = frozenset({RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.CANCELLED
 
 
 def transition(run: ExecutionRun, to: str, *, using: str = "default", **values: Any) -> None:
-    """Move ``run`` to ``to`` if that is legal from its current state, else raise IllegalTransition."""
-    sources = [state for state, targets in RUN_TRANSITIONS.items() if to in targets]
+    """Move ``run`` to ``to`` if that is legal from its current state, else raise IllegalTransition.
+
+    A run starts once: pending → running stamps ``started_at``; running again after a retry
+    (failed → running) keeps it, so the run's duration counts from its first start.
+    """
     now = timezone.now()
-    if to == RunStatus.RUNNING:
-        values.setdefault("started_at", now)
     if to in TERMINAL:
         values.setdefault("finished_at", now)
-    updated = sql.update(ExecutionRun, using, {"id": run.pk, "status__in": sources}, {"status": to, **values})
+    updated = 0
+    if to == RunStatus.RUNNING and "started_at" not in values:
+        first = {**values, "started_at": now}
+        updated = sql.update(ExecutionRun, using, run_where(run, to, first), {"status": to, **first})
+        values = first if updated else values
+    if not updated:
+        updated = sql.update(ExecutionRun, using, run_where(run, to, values), {"status": to, **values})
     if not updated:
         raise illegal_run_transition(run, to, using)
     run.status = to
     for key, value in values.items():
         setattr(run, key, value)
+
+
+def run_where(run: ExecutionRun, to: str, values: dict[str, Any]) -> dict[str, Any]:
+    """The conditions of the update moving ``run`` to ``to`` with ``values``: the legal sources of ``to``.
+
+    Written once for the ORM path and the single-statement one (``runs.single_statement``).
+    Moving to running with a ``started_at`` is the first start, from pending only; without
+    one it is a resumption, from the other sources only.
+    """
+    sources = [state for state, targets in RUN_TRANSITIONS.items() if to in targets]
+    if to == RunStatus.RUNNING:
+        first = "started_at" in values
+        sources = [state for state in sources if (state == RunStatus.PENDING) == first]
+    return {"id": run.pk, "status__in": sources}
 
 
 def illegal_run_transition(run: ExecutionRun, to: str, using: str) -> exceptions.IllegalTransition:
@@ -44,11 +65,13 @@ def illegal_run_transition(run: ExecutionRun, to: str, using: str) -> exceptions
     )
 
 
-# A StepRun is one attempt: created running (or directly skipped/failed), then closed once.
+# A StepRun is one attempt: created running (or directly skipped/failed), then closed once;
+# an attempt closed as retrying becomes failed if its run ends before the next attempt.
 STEP_TRANSITIONS: dict[str, frozenset[str]] = {
     StepStatus.PENDING: frozenset({StepStatus.RUNNING, StepStatus.SKIPPED, StepStatus.FAILED}),
     StepStatus.RUNNING: frozenset({StepStatus.SUCCEEDED, StepStatus.FAILED, StepStatus.RETRYING}),
-    StepStatus.RETRYING: frozenset(),
+    # A retry that will not come (the run ended first): the attempt's own error stays.
+    StepStatus.RETRYING: frozenset({StepStatus.FAILED}),
     StepStatus.SUCCEEDED: frozenset(),
     StepStatus.FAILED: frozenset(),
     StepStatus.SKIPPED: frozenset(),
@@ -57,7 +80,7 @@ STEP_TRANSITIONS: dict[str, frozenset[str]] = {
 
 def close_step(step_run: StepRun, to: str, *, using: str = "default", **values: Any) -> None:
     """Close a running attempt as ``to``; raise IllegalTransition if it is not running any more."""
-    sources = [state for state, targets in STEP_TRANSITIONS.items() if to in targets and state != StepStatus.PENDING]
+    sources = [StepStatus.RUNNING] if to in STEP_TRANSITIONS[StepStatus.RUNNING] else []
     values.setdefault("finished_at", timezone.now())
     if to == StepStatus.SUCCEEDED:
         values["success_guard"] = True
@@ -68,3 +91,32 @@ def close_step(step_run: StepRun, to: str, *, using: str = "default", **values: 
             details={"step_run_id": str(step_run.pk), "to": to},
         )
     step_run.status = to
+
+
+#: The error of an attempt still marked running when its run ended (cancelled, or its job given up).
+ENDED_ATTEMPT = {"code": "run_ended", "message": "The run ended before this attempt finished."}
+
+
+def close_open_attempts(
+    run: ExecutionRun, *, using: str = "default", error: dict[str, Any], running: bool = True
+) -> int:
+    """The run ended: each step's last attempt still waiting for a retry, or with ``running`` still running, fails.
+
+    Only the holder of the run's job (or the canceller, when no job of the run is claimed)
+    closes running attempts: a worker still executing one closes it itself. An attempt that
+    was retrying keeps its own error; a running one gets ``error``. Returns the attempts closed.
+    """
+    last: dict[str, tuple[Any, str]] = {}
+    rows = StepRun.objects.using(using).filter(run=run.pk).order_by("step_index", "attempt")
+    for pk, step_id, status in rows.values_list("pk", "step_id", "status"):
+        last[step_id] = (pk, status)
+    waiting = [pk for pk, status in last.values() if status == StepStatus.RETRYING]
+    closed = 0
+    if waiting:
+        where = {"id__in": waiting, "status": StepStatus.RETRYING}
+        closed += sql.update(StepRun, using, where, {"status": StepStatus.FAILED})
+    unfinished = [pk for pk, status in last.values() if status == StepStatus.RUNNING] if running else []
+    if unfinished:
+        values = {"status": StepStatus.FAILED, "finished_at": timezone.now(), "error": error}
+        closed += sql.update(StepRun, using, {"id__in": unfinished, "status": StepStatus.RUNNING}, values)
+    return closed

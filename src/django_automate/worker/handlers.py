@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import threading
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from django.db import DatabaseError, InterfaceError, transaction
+from django.db import transaction
+from django.utils import timezone
 
-from django_automate import exceptions
+from django_automate import conf, exceptions
 from django_automate.models import JobKind
-from django_automate.outbox import lease
+from django_automate.outbox import lease, retry
 from django_automate.outbox.claim import ClaimedJob
 from django_automate.tracing import context
 from django_automate.tracing.logging import log_extra
@@ -21,9 +23,6 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-# Claims of one job that may end in an unexpected exception before it is dead-lettered.
-MAX_CRASHES = 5
-
 
 def process(
     job: ClaimedJob,
@@ -33,7 +32,7 @@ def process(
     handoff: Handoff | None = None,
     run: ExecutionRun | None = None,
 ) -> None:
-    """Run a claimed job. A lost lease discards the work; other failures release it for a retry.
+    """Run a claimed job. A lost lease discards the work; other failures reschedule it with a backoff.
 
     With ``handoff``, routing gives the worker one run it creates (see
     :class:`~django_automate.rules.routing.Handoff`); ``run`` is that run, loaded, for its job.
@@ -52,22 +51,36 @@ def process(
                     lease.dead_letter(job, {"code": "unknown_job_kind", "message": job.kind}, using=using)
         except exceptions.LeaseLost:
             logger.warning("Lost the lease on job %s; its writes were discarded", job.id, extra=log_extra("lease_lost"))
-        except (DatabaseError, InterfaceError):
-            # The database went away: give the job back (or let its lease expire); claims back off.
-            logger.exception("Job %s hit a database error; releasing it", job.id, extra=log_extra("job_db_error"))
-            _release_quietly(job, using)
         except Exception as exc:
-            # A bug or poison input: retried a few times, then dead-lettered so it cannot loop forever.
+            # A bug, poison input or a write the database rejects (or the database gone): never a tight loop.
             logger.exception("Job %s failed unexpectedly", job.id, extra=log_extra("job_crashed"))
-            if job.attempts < MAX_CRASHES:
-                _release_quietly(job, using)
-                return
-            error = {"code": "internal_error", "message": f"{exc.__class__.__name__} after {job.attempts} claims"}
-            try:
-                with transaction.atomic(using=using):
-                    lease.dead_letter(job, error, using=using)
-            except Exception:
-                logger.exception("Could not dead-letter job %s", job.id, extra=log_extra("dead_letter_failed"))
+            _crashed(job, exc, using)
+
+
+def _crashed(job: ClaimedJob, exc: Exception, using: str) -> None:
+    """Reschedule a job that raised after a growing delay; dead-letter it after ``MAX_JOB_CRASHES`` in a row.
+
+    A run's job dead-lettered this way fails its run, which can then be retried like any failed run.
+    If the database is gone, nothing can be written: the lease expires and the job is recovered.
+    """
+    from django_automate.runs.executor import give_up
+
+    try:
+        crashes = lease.crashes(job, using=using) + 1
+        cause = f"{exc.__class__.__name__}: {(str(exc).splitlines() or [''])[0]}"[:300]
+        error: dict[str, Any] = {"code": lease.CRASHED, "message": cause, "crashes": crashes}
+        if crashes >= conf.max_job_crashes():
+            error["message"] = f"{cause} (dead-lettered after {crashes} claims in a row that failed)"
+            give_up(job, error, using=using)
+            logger.error("Job %s dead-lettered after %s failed claims", job.id, crashes, extra=log_extra("job_dead"))
+            return
+        delay = retry.crash_delay(crashes)
+        error["message"] = f"{cause} (claim {crashes} in a row that failed; next claim in {delay:.1f}s)"
+        lease.reschedule(job, timezone.now() + dt.timedelta(seconds=delay), error, using=using)
+    except Exception:
+        logger.exception(
+            "Could not reschedule job %s; its lease will expire", job.id, extra=log_extra("crash_unrecorded")
+        )
 
 
 def route_together(
@@ -92,10 +105,3 @@ def route_together(
         )
         return jobs
     return [job for job in jobs if job.event_id not in routed]
-
-
-def _release_quietly(job: ClaimedJob, using: str) -> None:
-    try:
-        lease.release(job, using=using)
-    except Exception:
-        logger.exception("Could not release job %s; its lease will expire", job.id, extra=log_extra("release_failed"))
