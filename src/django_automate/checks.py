@@ -143,12 +143,12 @@ def check_encryption_keys(app_configs: Any = None, **kwargs: Any) -> list[CheckM
     return key_messages()
 
 
-@register()
-def check_audit_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
-    """Audit keys and checkpoint settings (ids automate.E045, E046, W045)."""
-    from django_automate.audit.checks import setting_messages
+@register(Tags.security, deploy=True)
+def check_encryption_configured(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """A deployment that cannot store secrets in the database says so (id automate.W042)."""
+    from django_automate.secrets.checks import missing_key_messages
 
-    return setting_messages()
+    return missing_key_messages()
 
 
 @register(Tags.database)

@@ -12,15 +12,8 @@ HINT = "Generate a key with: python -c 'from cryptography.fernet import Fernet; 
 
 def key_messages() -> list[CheckMessage]:
     user = getattr(settings, "AUTOMATE", None)
-    if not isinstance(user, dict) or not user.get("ENCRYPTION_KEYS"):
-        return [
-            Warning(
-                "AUTOMATE['ENCRYPTION_KEYS'] is not set: secrets cannot be stored in the database "
-                "(POST secrets/ and the admin answer encryption_not_configured).",
-                hint=HINT + " Secrets from the environment (AUTOMATE_SECRET_<NAME>) work without a key.",
-                id="automate.W042",
-            )
-        ]
+    if not isinstance(user, dict) or "ENCRYPTION_KEYS" not in user:
+        return []
     keys = user["ENCRYPTION_KEYS"]
     if not isinstance(keys, (list, tuple)):
         return [Error("AUTOMATE['ENCRYPTION_KEYS'] must be a list of Fernet keys.", hint=HINT, id="automate.E040")]
@@ -38,3 +31,18 @@ def key_messages() -> list[CheckMessage]:
             )
         )
     return messages
+
+
+def missing_key_messages() -> list[CheckMessage]:
+    """``check --deploy``: without a key, secrets cannot be stored in the database (W042)."""
+    user = getattr(settings, "AUTOMATE", None)
+    if isinstance(user, dict) and user.get("ENCRYPTION_KEYS"):
+        return []
+    return [
+        Warning(
+            "AUTOMATE['ENCRYPTION_KEYS'] is not set: secrets cannot be stored in the database "
+            "(POST secrets/ and the admin answer encryption_not_configured).",
+            hint=HINT + " Secrets from the environment (AUTOMATE_SECRET_<NAME>) work without a key.",
+            id="automate.W042",
+        )
+    ]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from django.core.management import call_command
 
-from django_automate.checks import check_encryption_keys
+from django_automate.checks import check_encryption_configured, check_encryption_keys
 from django_automate.models import AuditEntry, Secret
 
 pytestmark = pytest.mark.django_db
@@ -26,14 +26,18 @@ def test_storing_a_secret_without_encryption_keys_answers_a_clear_400(settings, 
     assert not Secret.objects.exists() and AuditEntry.objects.count() == audited
 
 
-def test_system_check_warns_when_no_encryption_key_is_set(settings):
-    settings.AUTOMATE = {}
-    assert [m.id for m in check_encryption_keys(None)] == ["automate.W042"]
-    settings.AUTOMATE = {"ENCRYPTION_KEYS": []}
-    assert [m.id for m in check_encryption_keys(None)] == ["automate.W042"]
+def test_deploy_check_warns_when_no_encryption_key_is_set(settings):
+    for automate in ({}, {"ENCRYPTION_KEYS": []}):
+        settings.AUTOMATE = automate
+        assert [m.id for m in check_encryption_configured(None)] == ["automate.W042"]
+        assert check_encryption_keys(None) == []  # not an error of the keys: there are none
+    settings.AUTOMATE = {"ENCRYPTION_KEYS": ["ZXhhbXBsZS1vbmx5LWtleS1kby1ub3QtdXNlLTEyMzQ="]}
+    assert check_encryption_configured(None) == []
 
 
-def test_manage_py_check_passes_with_the_warning(settings, capsys):
+def test_manage_py_check_deploy_passes_with_the_warning(settings, capsys):
     settings.AUTOMATE = {}
-    call_command("check")  # warnings do not fail the check
+    call_command("check")
+    assert "automate.W042" not in capsys.readouterr().err  # every command runs these: no noise
+    call_command("check", deploy=True)  # warnings do not fail the check
     assert "automate.W042" in capsys.readouterr().err

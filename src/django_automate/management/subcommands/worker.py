@@ -18,8 +18,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def handle(command: BaseCommand, **options: Any) -> None:
+    from django_automate.worker import sessions
     from django_automate.worker.loop import Worker
 
+    # A worker's transactions cannot outlive its lease on the server, even if the process freezes.
+    sessions.install(options["database"])
     worker = Worker(
         queues=[q.strip() for q in options["queues"].split(",") if q.strip()],
         concurrency=options["concurrency"],
