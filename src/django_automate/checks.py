@@ -151,6 +151,14 @@ def check_encryption_configured(app_configs: Any = None, **kwargs: Any) -> list[
     return missing_key_messages()
 
 
+@register()
+def check_audit_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """Audit keys and checkpoint settings (ids automate.E045, E046, W045)."""
+    from django_automate.audit.checks import setting_messages
+
+    return setting_messages()
+
+
 @register(Tags.database)
 def check_audit_triggers(app_configs: Any = None, databases: Any = None, **kwargs: Any) -> list[CheckMessage]:
     """The audit log's append-only triggers exist where migration 0002 installed them (automate.W041)."""
