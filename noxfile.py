@@ -12,7 +12,7 @@ import socket
 import nox
 
 nox.options.default_venv_backend = "uv|virtualenv"
-nox.options.sessions = ["lint", "tests", "compat", "prepared"]
+nox.options.sessions = ["lint", "tests", "compat", "prepared", "newest"]
 nox.options.error_on_missing_interpreters = True
 
 PRIMARY_PYTHON = "3.12"
@@ -33,6 +33,9 @@ COMPAT = [
     ("3.13", "6.1"),
 ]
 COMPAT_TESTS = ["tests/unit", "tests/integration"]
+#: The admin's pages, in a browser and through the test client: run on the newest Django as well,
+#: the version `pip install django-automate` gives a new project.
+ADMIN_TESTS = ["tests/browser", "tests/integration/test_admin_permissions.py", "tests/integration/api"]
 # The compat subset leaves out the long generative runs; the primary sessions run them.
 COMPAT_EXCLUDED = [
     "--ignore=tests/integration/api/test_schema_fuzz.py",
@@ -117,3 +120,15 @@ def compat(session: nox.Session, django: str) -> None:
     # Its own SQLite file: scripts/test-matrix runs this beside the SQLite session.
     env = {"AUTOMATE_STATEFUL_EXAMPLES": "100", "AUTOMATE_TEST_DB_SUFFIX": "_compat"}
     session.run("pytest", "-q", "-p", "no:cacheprovider", *COMPAT_TESTS, *COMPAT_EXCLUDED, *session.posargs, env=env)
+
+
+@nox.session(python="3.13")
+def newest(session: nox.Session) -> None:
+    """The admin (browser tests included) and the API on the newest Django release, on SQLite.
+
+    Unpinned on purpose: this is what a new project gets from pip today.
+    """
+    session.install("-e", ".[dev]", "--upgrade", "Django")
+    session.run("python", "-c", "import django; print('Django', django.get_version())")
+    env = {"AUTOMATE_TEST_DB_SUFFIX": "_newest"}
+    session.run("pytest", "-q", "-p", "no:cacheprovider", *ADMIN_TESTS, *COMPAT_EXCLUDED, *session.posargs, env=env)
