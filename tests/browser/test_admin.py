@@ -103,3 +103,14 @@ def test_retrying_a_failed_run_from_the_admin_then_opening_its_trace(
     trace = page.inner_text("#automate-trace")
     assert "order.created" in trace and "call (http.request) #2" in trace and "run.retried" in trace
     screenshot(page, "trace")
+    page.click(f"#automate-trace a[href$='/event/{run.event_id}/change/']")
+    page.wait_for_selector(f"a[href$='/executionrun/{run.pk}/change/']")
+    assert f"{run.pk} wf v1: succeeded" in page.inner_text("#content")
+
+
+def test_staff_without_permissions_cannot_open_the_trace_page(page, event):
+    make_user("clerk", "view_event")
+    login(page, "clerk")
+    response = page.goto(f"/admin/automate/event/trace/{event.trace_id}/")
+    assert response is not None and response.status == 403
+    assert event.type not in page.content()
