@@ -122,6 +122,18 @@ def add_links(result: dict[str, Any], generator: Any, **kwargs: Any) -> dict[str
     return result
 
 
+def empty_filters(result: dict[str, Any], generator: Any, **kwargs: Any) -> dict[str, Any]:
+    """Postprocessing hook: a query parameter sent empty (``?trace_id=``, as HTML forms send them) is not given."""
+    for operations in result.get("paths", {}).values():
+        for operation in operations.values():
+            for parameter in operation.get("parameters", []):
+                schema = parameter.get("schema", {})
+                if parameter.get("in") == "query" and schema.get("type") in ("string", "integer"):
+                    parameter["schema"] = {"anyOf": [schema, {"type": "string", "pattern": r"^\s*$"}]}
+                    parameter["description"] = (parameter.get("description", "") + " Empty: not filtered.").strip()
+    return result
+
+
 SETTINGS: dict[str, Any] = {
     "TITLE": "django-automate API",
     "DESCRIPTION": "Events, rules, workflows, runs and governance of django-automate (docs/api.md).",
@@ -132,6 +144,7 @@ SETTINGS: dict[str, Any] = {
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "django_automate.api.schema.add_links",
+        "django_automate.api.schema.empty_filters",
     ],
     "ENUM_NAME_OVERRIDES": {
         "EventStatusEnum": "django_automate.models.events.EventStatus",

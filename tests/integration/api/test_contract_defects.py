@@ -216,3 +216,9 @@ def test_lists_of_one_event_or_trace_show_rows_at_once(admin_api, settings, work
     assert [r["id"] for r in admin_api.get(f"runs/?trace_id={trace_id}").json()["results"]] == [str(run.id)]
     assert [e["id"] for e in admin_api.get(f"events/?trace_id={trace_id}").json()["results"]] == [str(event.id)]
     assert admin_api.get(f"runs/?event={uuid.uuid4()}").json()["results"] == []
+
+
+def test_query_parameters_given_twice_answer_validation_error(admin_api):
+    body = assert_error(admin_api.get("events/?type=a&type=b"), 400, "validation_error")
+    assert set(body["details"]["fields"]) == {"type"}
+    assert admin_api.get("events/?trace_id=").status_code == 200  # empty filters filter nothing

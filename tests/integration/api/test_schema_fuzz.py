@@ -1,13 +1,18 @@
 """Schemathesis over the whole OpenAPI document: valid and invalid inputs, and stateful sequences via links.
 
-Every response must be documented (status, content type, headers, body schema), no response
-may be a 5xx, and every non-2xx body must be a NormalizedError. At least 2,000 generated
-requests are made (``MIN_CASES``). This module runs on the SQLite suite only, to keep CI time
-bounded; the API code it exercises is the same on every database.
+Every built-in check but "valid data is accepted" runs (``NOT_YET``): each response is
+documented (status, content type, headers, body schema), none is a 5xx, invalid requests
+are rejected, methods the document does not list answer 405 with
+``Allow``, deleted resources are gone, missing credentials are refused; and every non-2xx body
+is a NormalizedError. At least ``AUTOMATE_FUZZ_CASES`` (default 2,000) generated requests are
+made. This module runs on the SQLite suite only, to keep CI time bounded; the API code it
+exercises is the same on every database.
 """
 
 from __future__ import annotations
 
+import math
+import os
 import uuid
 from collections import Counter
 from collections.abc import Iterator
@@ -25,14 +30,8 @@ from django.core.signals import request_finished, request_started
 from django.core.wsgi import get_wsgi_application
 from django.db import close_old_connections, transaction
 from hypothesis import HealthCheck, Phase, settings
-from schemathesis.checks import not_a_server_error
-from schemathesis.specs.openapi.checks import (
-    content_type_conformance,
-    response_headers_conformance,
-    response_schema_conformance,
-    status_code_conformance,
-    use_after_free,
-)
+from schemathesis.checks import CHECKS, load_all_checks
+from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from django_automate.api.schema import openapi_document
 from django_automate.api.tokens import create_token
@@ -44,25 +43,28 @@ from django_automate.secrets import store
 pytestmark = pytest.mark.django_db
 
 SCHEMA_URL = "/automate/api/v1/schema/"
-EXAMPLES_PER_OPERATION = 35
-STATEFUL_SCENARIOS = 60
-MIN_CASES = 2_000
-CHECKS = [
-    not_a_server_error,
-    status_code_conformance,
-    content_type_conformance,
-    response_headers_conformance,
-    response_schema_conformance,
-]
+#: Generated requests in all (``AUTOMATE_FUZZ_CASES``); about a fifth of them in stateful sequences.
+MIN_CASES = int(os.environ.get("AUTOMATE_FUZZ_CASES", "2000"))
+STATEFUL_STEPS = 8
+load_all_checks()
+ALL_CHECKS = list(CHECKS.get_all())
+#: "Valid data is accepted" does not hold yet: opaque cursors, NUL characters in ignored
+#: extra keys, the Idempotency-Key length and cross-field rules (one of cron/interval, an
+#: existing workflow slug, publishable definitions) are refused (400) by rules the OpenAPI
+#: document does not state. Every other check runs on every operation.
+NOT_YET = [positive_data_acceptance]
 SETTINGS: dict[str, Any] = {"deadline": None, "suppress_health_check": list(HealthCheck), "derandomize": True}
 calls: Counter[str] = Counter()
 
 # Loaded while the tests are collected: the schema endpoint needs no database access.
 schema = schemathesis.openapi.from_wsgi(SCHEMA_URL, get_wsgi_application())
-schema.config.generation.update(max_examples=EXAMPLES_PER_OPERATION, database="none")
-schema.config.phases.update(phases=["examples", "fuzzing", "stateful"])
 DOCUMENT = openapi_document()
 OPERATIONS = sum(len(item) for item in DOCUMENT["paths"].values())
+# Generators stop early on operations with few distinct inputs, hence the margin.
+EXAMPLES_PER_OPERATION = math.ceil(MIN_CASES * 0.8 * 1.25 / OPERATIONS)
+STATEFUL_SCENARIOS = math.ceil(MIN_CASES * 0.2 / STATEFUL_STEPS)
+schema.config.generation.update(max_examples=EXAMPLES_PER_OPERATION, database="none")
+schema.config.phases.update(phases=["examples", "fuzzing", "stateful"])
 ERROR_VALIDATOR = jsonschema.Draft7Validator(
     {**DOCUMENT["components"]["schemas"]["NormalizedError"], "components": DOCUMENT["components"]}
 )
@@ -78,6 +80,13 @@ def normalized_error_body(ctx: Any, response: Any, case: Any) -> bool | None:
     return True
 
 
+def validate(case: Any, response: Any, headers: dict[str, str]) -> None:
+    """Every check; ``headers`` are the credentials, so auth checks know they were valid ones."""
+    case.validate_response(
+        response, checks=ALL_CHECKS, additional_checks=[normalized_error_body], excluded_checks=NOT_YET, headers=headers
+    )
+
+
 @pytest.fixture(autouse=True)
 def keep_connection() -> Iterator[None]:
     """Requests go through the real WSGI handler; like Django's test client, keep the test's connection open."""
@@ -89,10 +98,17 @@ def keep_connection() -> Iterator[None]:
 
 
 @pytest.fixture(scope="module", autouse=True)
-def enough_cases() -> Iterator[None]:
+def enough_cases(request: pytest.FixtureRequest) -> Iterator[None]:
     yield
     fuzzed = {label for label in calls if not label.startswith("stateful ")}
     stateful = sum(n for label, n in calls.items() if label.startswith("stateful "))
+    reporter = request.config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is not None:
+        reporter.write_line(
+            f"schemathesis: {sum(calls.values())} requests ({sum(calls.values()) - stateful} per operation"
+            f" over {len(fuzzed)} operations, {stateful} in stateful sequences),"
+            f" {len(ALL_CHECKS) - len(NOT_YET)} checks each"
+        )
     if len(fuzzed) == OPERATIONS and stateful:  # the whole module ran, not a -k selection
         assert sum(calls.values()) >= MIN_CASES, f"only {sum(calls.values())} requests were generated"
 
@@ -118,9 +134,10 @@ def token(workflow_factory, rule_factory, endpoint_factory, django_user_model) -
 @schema.parametrize()
 @settings(phases=[Phase.explicit, Phase.generate], **SETTINGS)
 def test_every_operation_answers_as_documented(case, token):
-    response = case.call(headers={"Authorization": f"Bearer {token}"})
+    headers = {"Authorization": f"Bearer {token}"}
+    response = case.call(headers=headers)
     calls[case.operation.label] += 1
-    case.validate_response(response, checks=CHECKS, additional_checks=[normalized_error_body])
+    validate(case, response, headers)
 
 
 def test_stateful_sequences_follow_the_links(token):
@@ -142,11 +159,9 @@ def test_stateful_sequences_follow_the_links(token):
             calls["stateful " + case.operation.label] += 1
             if "{" in case.operation.path and 200 <= response.status_code < 300:
                 reached["found"] += 1  # a path parameter that led to a row: a followed link
-            case.validate_response(
-                response, checks=[*CHECKS, use_after_free], additional_checks=[normalized_error_body]
-            )
+            validate(case, response, self.get_call_kwargs(case)["headers"])
 
     reached: Counter[str] = Counter()
-    Machine.run(settings=settings(max_examples=STATEFUL_SCENARIOS, stateful_step_count=8, **SETTINGS))
+    Machine.run(settings=settings(max_examples=STATEFUL_SCENARIOS, stateful_step_count=STATEFUL_STEPS, **SETTINGS))
     assert len({label for label in calls if label.startswith("stateful ")}) >= 15
     assert reached["found"] > 0, "no sequence reached a created or listed row through a link"

@@ -57,6 +57,15 @@ class ApiView(APIView):
     def get_exception_handler(self) -> Any:
         return errors.exception_handler
 
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        super().initial(request, *args, **kwargs)
+        repeated = sorted(name for name, values in request.query_params.lists() if len(values) > 1)
+        if repeated:  # every parameter takes one value: which one would count is a guess
+            raise exceptions.ValidationError(
+                f"Query parameter {repeated[0]!r} is given more than once.",
+                details={"fields": {name: ["Give this parameter once."] for name in repeated}},
+            )
+
     def _allowed_methods(self) -> list[str]:
         return [m for m in super()._allowed_methods() if m != "OPTIONS"]  # type: ignore[misc]
 
