@@ -27,6 +27,24 @@ from django.db.models.sql import InsertQuery
 #: ``field__op`` suffixes that :func:`update` understands.
 _OPERATORS = {"": "=", "gt": ">", "lt": "<", "in": "IN"}
 
+
+class _DatabaseNow:
+    """A condition's value that is the database server's clock when the statement runs."""
+
+    def __repr__(self) -> str:
+        return "DATABASE_NOW"
+
+
+#: ``{"lease_expires_at__gt": DATABASE_NOW}``: compared with the server's time of the statement,
+#: not with a time the worker read before sending it (a statement can arrive seconds later).
+DATABASE_NOW = _DatabaseNow()
+#: The server's current time in each backend, in the form Django stores aware datetimes (UTC).
+_NOW_SQL = {
+    "postgresql": "STATEMENT_TIMESTAMP()",
+    "mysql": "UTC_TIMESTAMP(6)",
+    "sqlite": "STRFTIME('%%Y-%%m-%%d %%H:%%M:%%f', 'NOW')",
+}
+
 _texts: dict[tuple[Any, ...], str] = {}
 _lock = threading.Lock()
 
@@ -63,7 +81,8 @@ def update(model: type[Model], using: str, where: dict[str, Any], values: dict[s
     """``model.objects.using(using).filter(**where).update(**values)`` for plain values; rows matched.
 
     ``where`` keys are ``field`` (equality), ``field__gt``, ``field__lt`` or ``field__in`` (a
-    non-empty tuple or list). ``values`` are plain values, no expressions.
+    non-empty tuple or list); a ``__gt``/``__lt`` value may be :data:`DATABASE_NOW`. ``values``
+    are plain values, no expressions.
     """
     text, params = update_sql(model, using, where, values)
     with hot_cursor(using) as cursor:
@@ -105,15 +124,18 @@ def _condition_shape(where: dict[str, Any]) -> tuple[tuple[str, str, int], ...]:
     shape = []
     for key, value in where.items():
         name, _, op = key.partition("__")
-        shape.append((name, op, len(value) if op == "in" else 0))
+        shape.append((name, op, len(value) if op == "in" else -1 if value is DATABASE_NOW else 0))
     return tuple(shape)
 
 
 def _conditions(model: type[Model], using: str, where: dict[str, Any]) -> str:
-    quote = connections[using].ops.quote_name
+    connection = connections[using]
+    quote = connection.ops.quote_name
     tests = []
     for name, op, count in _condition_shape(where):
         placeholder = f"({', '.join(['%s'] * count)})" if op == "in" else "%s"
+        if count == -1:
+            placeholder = _NOW_SQL[connection.vendor]
         tests.append(f"{quote(_column(model._meta, name))} {_OPERATORS[op]} {placeholder}")
     return " AND ".join(tests)
 
@@ -125,6 +147,8 @@ def _condition_params(model: type[Model], using: str, where: dict[str, Any]) -> 
         field = _field(model._meta, key.partition("__")[0])
         if key.endswith("__in"):
             params.extend(field.get_db_prep_value(item, connection, prepared=False) for item in value)
+        elif value is DATABASE_NOW:
+            continue
         else:
             params.append(field.get_db_prep_value(value, connection, prepared=False))
     return params

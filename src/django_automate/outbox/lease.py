@@ -21,9 +21,12 @@ CRASHED = "internal_error"
 
 
 def _held_update(job: ClaimedJob, using: str, values: dict[str, Any]) -> int:
-    """Update the job if this worker still holds its lease (same token, claimed, unexpired); rows changed."""
+    """Update the job if this worker still holds its lease (same token, claimed, unexpired); rows changed.
+
+    Unexpired by the database's clock when the statement runs, not by the worker's when it was sent.
+    """
     where = {"id": job.id, "lease_token": job.lease_token, "status": JobStatus.CLAIMED}
-    where["lease_expires_at__gt"] = timezone.now()
+    where["lease_expires_at__gt"] = sql.DATABASE_NOW
     return sql.update(OutboxJob, using, where, values)
 
 
@@ -69,7 +72,7 @@ def complete_all(jobs: list[ClaimedJob], *, using: str = "default") -> None:
         "id__in": [job.id for job in jobs],
         "lease_token__in": list({job.lease_token for job in jobs}),
         "status": JobStatus.CLAIMED,
-        "lease_expires_at__gt": now,
+        "lease_expires_at__gt": sql.DATABASE_NOW,
     }
     values = {
         "lease_token": None,

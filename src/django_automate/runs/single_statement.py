@@ -131,7 +131,13 @@ def close_succeeded(
 
 
 def _held(job: ClaimedJob, now: dt.datetime) -> dict[str, Any]:
-    return {"id": job.id, "lease_token": job.lease_token, "status": JobStatus.CLAIMED, "lease_expires_at__gt": now}
+    """The job is still this worker's: same token, claimed, unexpired by the database's clock."""
+    return {
+        "id": job.id,
+        "lease_token": job.lease_token,
+        "status": JobStatus.CLAIMED,
+        "lease_expires_at__gt": sql.DATABASE_NOW,
+    }
 
 
 def _fence(job: ClaimedJob, now: dt.datetime, using: str) -> tuple[str, list[Any]]:
