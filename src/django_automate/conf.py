@@ -47,6 +47,8 @@ DEFAULTS: dict[str, Any] = {
     "API_MAX_PAGE_SIZE": 500,
     "API_MAX_BODY_BYTES": 1024 * 1024,
     "API_THROTTLE_RATE": None,
+    # Failed API authentication per client IP (bad or missing tokens); None turns it off.
+    "API_AUTH_FAILURE_RATE": "30/minute",
     "API_CURSOR_SAFETY_SECONDS": 1.0,
     # Schedules (docs/triggers.md)
     "SCHEDULER_POLL_SECONDS": 1.0,
@@ -227,6 +229,12 @@ def api_max_body_bytes() -> int:
 
 def api_throttle_rate() -> str | None:
     value = get("API_THROTTLE_RATE")
+    return None if value is None else str(value)
+
+
+def api_auth_failure_rate() -> str | None:
+    """How many failed authentications a client IP may make before it is answered 429 (DRF rate syntax)."""
+    value = get("API_AUTH_FAILURE_RATE")
     return None if value is None else str(value)
 
 

@@ -46,15 +46,16 @@ def check_api() -> list[CheckMessage]:
                 id="automate.E051",
             )
         )
-    rate = user.get("API_THROTTLE_RATE")
-    if rate is not None and not (isinstance(rate, str) and RATE.match(rate)):
-        errors.append(
-            Error(
-                f"AUTOMATE['API_THROTTLE_RATE'] is {rate!r}.",
-                hint='Use None (no throttling) or "<requests>/<second|minute|hour|day>", e.g. "600/minute".',
-                id="automate.E052",
+    for key in ("API_THROTTLE_RATE", "API_AUTH_FAILURE_RATE"):
+        rate = user.get(key)
+        if rate is not None and not (isinstance(rate, str) and RATE.match(rate)):
+            errors.append(
+                Error(
+                    f"AUTOMATE[{key!r}] is {rate!r}.",
+                    hint='Use None (no throttling) or "<requests>/<second|minute|hour|day>", e.g. "600/minute".',
+                    id="automate.E052",
+                )
             )
-        )
     safety = user.get("API_CURSOR_SAFETY_SECONDS", 1.0)
     if not _number(safety) or safety < 0:
         errors.append(Error("AUTOMATE['API_CURSOR_SAFETY_SECONDS'] must be a number >= 0.", id="automate.E053"))

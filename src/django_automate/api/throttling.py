@@ -3,7 +3,8 @@
 DRF checks throttles after authentication and permissions (``APIView.initial``), so a request
 with a wrong token (401 from authentication) or none at all (401 from the permission check)
 never reaches the view's throttles: guessing tokens would never be slowed down. These
-failures are counted here instead, per client IP at ``AUTOMATE["API_THROTTLE_RATE"]``, and
+failures are counted here instead, per client IP at ``AUTOMATE["API_AUTH_FAILURE_RATE"]`` (on by
+default: 30 a minute), and
 once a client is over the rate its next attempts answer 429 ``throttled`` without the token
 being looked at, so a guess that happens to be right tells the caller nothing.
 """
@@ -24,7 +25,7 @@ class FailedAuthenticationThrottle(SimpleRateThrottle):
     scope = "automate_auth_failure"
 
     def get_rate(self) -> str | None:
-        return conf.api_throttle_rate()
+        return conf.api_auth_failure_rate()
 
     def get_cache_key(self, request: Any, view: Any) -> str:
         return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}

@@ -84,7 +84,7 @@ def bad_token() -> str:
 
 
 def test_guessing_tokens_is_throttled_with_a_normalized_error(settings, make_client, trace_id):
-    settings.AUTOMATE = {**settings.AUTOMATE, "API_THROTTLE_RATE": "5/minute"}
+    settings.AUTOMATE = {**settings.AUTOMATE, "API_AUTH_FAILURE_RATE": "5/minute"}
     owner = make_client(*TRACE_PERMS)
     statuses = []
     for _ in range(8):
@@ -105,29 +105,36 @@ def test_guessing_tokens_is_throttled_with_a_normalized_error(settings, make_cli
 
 
 def test_anonymous_calls_are_throttled(settings, anonymous):
-    settings.AUTOMATE = {**settings.AUTOMATE, "API_THROTTLE_RATE": "3/minute"}
+    settings.AUTOMATE = {**settings.AUTOMATE, "API_AUTH_FAILURE_RATE": "3/minute"}
     statuses = [anonymous.get(path).status_code for path in ("events/", "connectors/", "runs/", "events/", "audit/")]
     assert statuses == [401, 401, 401, 429, 429]
     assert_error(anonymous.get("connectors/"), 429, "throttled")
 
 
 def test_empty_bearer_tokens_count_as_failures(settings):
-    settings.AUTOMATE = {**settings.AUTOMATE, "API_THROTTLE_RATE": "2/minute"}
+    settings.AUTOMATE = {**settings.AUTOMATE, "API_AUTH_FAILURE_RATE": "2/minute"}
     client = ApiClient(Client())
     statuses = [client.get("events/", Authorization="Bearer ").status_code for _ in range(3)]
     assert statuses == [401, 401, 429]
 
 
 def test_failed_authentication_is_not_throttled_when_throttling_is_off(settings, make_client, trace_id):
-    settings.AUTOMATE = {**settings.AUTOMATE, "API_THROTTLE_RATE": None}
+    settings.AUTOMATE = {**settings.AUTOMATE, "API_AUTH_FAILURE_RATE": None}
     assert {ApiClient(Client(), bad_token()).get("events/").status_code for _ in range(30)} == {401}
     assert kinds(make_client(*TRACE_PERMS).get(f"traces/{trace_id}/")) == ["event", "run"]
 
 
 def test_successful_calls_do_not_count_as_failures(settings, make_user):
-    settings.AUTOMATE = {**settings.AUTOMATE, "API_THROTTLE_RATE": "3/minute"}
+    settings.AUTOMATE = {**settings.AUTOMATE, "API_AUTH_FAILURE_RATE": "3/minute"}
     token = create_token(make_user("view_event")).plaintext
     client = ApiClient(Client(), token)
     # Authenticated calls are throttled by the view's own per-user rate, failures separately per client.
     assert [client.get("events/").status_code for _ in range(3)] == [200, 200, 200]
     assert ApiClient(Client(), bad_token()).get("events/").status_code == 401
+
+
+def test_failed_authentication_is_throttled_by_default(settings):
+    settings.AUTOMATE = {k: v for k, v in settings.AUTOMATE.items() if k != "API_AUTH_FAILURE_RATE"}
+    client = ApiClient(Client(REMOTE_ADDR="10.9.9.9"), bad_token())
+    statuses = [client.get("events/").status_code for _ in range(31)]
+    assert statuses == [401] * 30 + [429]  # the default: 30 failures a minute per client address
