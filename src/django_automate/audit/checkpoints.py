@@ -99,7 +99,8 @@ def parse(text: str, *, source: str = "checkpoint file") -> list[Checkpoint]:
                 key_id=str(raw.get("key_id") or ""),
                 mac=str(raw.get("mac") or ""),
             )
-        except (ValueError, TypeError, KeyError) as exc:
+        except (ValueError, TypeError, KeyError, OverflowError, RecursionError) as exc:
+            # OverflowError: an infinite number (1e999); RecursionError: nesting json cannot parse.
             raise CheckpointInvalid(f"{source}, line {number}: not a checkpoint ({exc}).") from exc
         if checkpoint.key_id:
             key = known.get(checkpoint.key_id)
@@ -118,6 +119,8 @@ def read(path: str | os.PathLike[str]) -> list[Checkpoint]:
         text = Path(path).read_text(encoding="utf-8")
     except OSError as exc:
         raise CheckpointInvalid(f"Cannot read the checkpoint file {os.fspath(path)!r}: {exc.strerror}.") from exc
+    except UnicodeDecodeError as exc:
+        raise CheckpointInvalid(f"The checkpoint file {os.fspath(path)!r} is not UTF-8 text.") from exc
     return parse(text, source=os.fspath(path))
 
 

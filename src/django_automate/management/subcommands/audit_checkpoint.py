@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 
 HELP = (
     "Print a signed checkpoint (seq, hash, count, time, key id, HMAC) of the audit chain as one JSON line, "
@@ -30,5 +30,8 @@ def handle(command: BaseCommand, **options: Any) -> None:
     if path is None:
         command.stdout.write(checkpoint.to_line())
         return
-    checkpoints.append(path, checkpoint)
+    try:
+        checkpoints.append(path, checkpoint)
+    except OSError as exc:
+        raise CommandError(f"Cannot append the checkpoint to {path!r}: {exc.strerror}.") from exc
     command.stdout.write(f"Checkpoint of entry #{checkpoint.seq} appended to {path}.")
