@@ -48,6 +48,9 @@ DEFAULT_KEYS = (
 #: follows it (``private_key``, ``private_note``, not a ``private`` or ``is_private`` flag).
 LAST_WORD_ONLY = frozenset({"key"})
 BEFORE_A_WORD_ONLY = frozenset({"private"})
+#: Words that also count at the end of a one-word compound (``newpassword``, ``clientsecret``,
+#: ``apitoken``, as lower-case form fields and headers spell them), which word splitting cannot take apart.
+COMPOUND_ENDINGS = frozenset({"password", "passwd", "passphrase", "secret", "token", "credential"})
 
 _PARTS = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|[0-9]+")
 
@@ -79,6 +82,8 @@ def _contains(name: tuple[str, ...], term: tuple[str, ...], raw: str) -> bool:
     """Whether ``term``'s words appear consecutively in ``name`` (the last one possibly plural)."""
     if not term:
         return False
+    if raw in COMPOUND_ENDINGS and any(word.endswith((raw, raw + "s")) for word in name):
+        return True
     size = len(term)
     for start in range(len(name) - size + 1):
         window = name[start : start + size]
