@@ -102,6 +102,9 @@ def parse(text: str, *, source: str = "checkpoint file") -> list[Checkpoint]:
         except (ValueError, TypeError, KeyError, OverflowError, RecursionError) as exc:
             # OverflowError: an infinite number (1e999); RecursionError: nesting json cannot parse.
             raise CheckpointInvalid(f"{source}, line {number}: not a checkpoint ({exc}).") from exc
+        if not checkpoint.key_id and any(earlier.key_id for earlier in found):
+            # As in the chain: once checkpoints are signed, an unsigned one after them is inserted.
+            raise CheckpointInvalid(f"{source}, line {number}: unsigned, after signed checkpoints (forged).")
         if checkpoint.key_id:
             key = known.get(checkpoint.key_id)
             if key is None:

@@ -8,6 +8,7 @@ file (exit 1), never with a traceback.
 from __future__ import annotations
 
 import io
+import json
 from pathlib import Path
 
 import pytest
@@ -49,3 +50,21 @@ def test_audit_checkpoint_reports_a_file_it_cannot_write(tmp_path: Path, where: 
     with pytest.raises(CommandError) as raised:
         automate("audit-checkpoint", "--file", str(path))
     assert str(path) in str(raised.value)
+
+
+def test_an_unsigned_checkpoint_after_signed_ones_is_refused(settings, tmp_path: Path) -> None:
+    from cryptography.fernet import Fernet
+
+    settings.AUTOMATE = {**settings.AUTOMATE, "AUDIT_KEYS": [Fernet.generate_key().decode()]}
+    audit.record("test.entry", actor="tester")
+    path = tmp_path / "audit.checkpoints"
+    automate("audit-checkpoint", "--file", str(path))
+    assert "intact" in automate("verify-audit", "--checkpoint", str(path)).lower()
+    line = json.loads(path.read_text().splitlines()[-1])
+    assert line.pop("key_id") and line.pop("mac")  # the writer signs; the forger cannot
+    line["seq"] = line["seq"] + 1000  # a checkpoint far ahead: a false alarm at best
+    with path.open("a") as file:
+        file.write(json.dumps(line) + "\n")
+    with pytest.raises(CommandError) as raised:
+        automate("verify-audit", "--checkpoint", str(path))
+    assert "unsigned, after signed checkpoints" in str(raised.value)
