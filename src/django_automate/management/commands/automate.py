@@ -6,6 +6,7 @@ import argparse
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
+from django.db import connections
 
 from django_automate.management import subcommands
 
@@ -24,4 +25,7 @@ class Command(BaseCommand):
         module = subcommands.REGISTRY.get(name)
         if module is None:
             raise CommandError(f"Unknown subcommand {name!r}.")
+        database = options.get("database")
+        if database is not None and database not in connections:
+            raise CommandError(f"Unknown database alias {database!r}; DATABASES has {', '.join(connections)}.")
         module.handle(self, **options)
