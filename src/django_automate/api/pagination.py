@@ -36,6 +36,8 @@ from django_automate.api.datetimes import comparable
 from django_automate.api.horizon import locked_ids, safe_horizon
 
 BIGINT = 2**63
+#: Every cursor is URL-safe base64 of a JSON object starting '{"r":'.
+CURSOR_PATTERN = r"^eyJyIjo[A-Za-z0-9_-]+$"
 
 
 @dataclass(frozen=True)
@@ -67,6 +69,8 @@ class KeysetPagination(BasePagination):
     #: Query parameters that narrow a list to rows of one event or trace (no horizon then).
     narrowing_params: tuple[str, ...] = ()
     cursor_query_param = "cursor"
+    #: The OpenAPI ``format`` of this list's cursors: only tokens from its own links are valid.
+    cursor_format = "cursor"
     limit_query_param = "limit"
 
     def __init__(self) -> None:
@@ -77,7 +81,7 @@ class KeysetPagination(BasePagination):
     # -- reading the request ------------------------------------------------------------
     def get_limit(self, request: Request) -> int:
         raw = request.query_params.get(self.limit_query_param)
-        if raw is None or raw == "":
+        if raw is None or not raw.strip():  # sent empty (or blank): not given
             return conf.api_page_size()
         most = conf.api_max_page_size()
         try:
@@ -103,7 +107,7 @@ class KeysetPagination(BasePagination):
 
     def decode_cursor(self, request: Request, model: type[Model]) -> Position | None:
         token = request.query_params.get(self.cursor_query_param)
-        if not token:
+        if not token or not token.strip():  # sent empty (or blank): not given
             return None
         try:
             data = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
@@ -243,8 +247,9 @@ class KeysetPagination(BasePagination):
                 "name": self.cursor_query_param,
                 "required": False,
                 "in": "query",
-                "description": "Opaque position from a previous response's next/previous link.",
-                "schema": {"type": "string"},
+                "description": "Opaque position from a previous response's next/previous link"
+                " (a token made up, or taken from another list, is refused with 400).",
+                "schema": {"type": "string", "format": self.cursor_format, "pattern": CURSOR_PATTERN},
             },
             {
                 "name": self.limit_query_param,
@@ -260,15 +265,18 @@ class EventPagination(KeysetPagination):
     key_fields = ("received_at", "id")
     uses_horizon = True
     narrowing_params = ("trace_id",)
+    cursor_format = "event-cursor"
 
 
 class RunPagination(KeysetPagination):
     key_fields = ("created_at", "id")
     uses_horizon = True
     narrowing_params = ("event", "trace_id")
+    cursor_format = "run-cursor"
 
 
 class AuditPagination(KeysetPagination):
     """``seq`` is allocated under a lock held until commit, so it already follows commit order."""
 
     key_fields = ("seq",)
+    cursor_format = "audit-cursor"

@@ -27,7 +27,8 @@ TRACE_HEADER = {
     }
 }
 ERRORS = {
-    "400": "Invalid input (`validation_error`, `malformed_payload`); field errors in `details.fields`.",
+    "400": "Invalid input (`validation_error`, `malformed_payload`); field errors in `details.fields`."
+    " Strings in a body never contain NUL characters.",
     "401": "No valid credentials (`not_authenticated`).",
     "403": "Authenticated but missing a permission (`permission_denied`).",
     "404": "No such resource (or one the request names) in your tenant (`resource_not_found`).",
@@ -66,8 +67,12 @@ class AutoSchema(openapi.AutoSchema):
             return None
         error = {"schema": self.resolve_serializer(NormalizedErrorSerializer, "response").ref}
         responses: dict[str, Any] = operation["responses"]
+        rules = self._rules_beyond_schema(method)
         for status in self._error_statuses(path, method, operation):
-            response: dict[str, Any] = {"description": ERRORS[status], "content": {"application/json": error}}
+            description = ERRORS[status]
+            if status == "400" and rules:
+                description += " Also refused, by rules this document cannot state: " + " ".join(rules)
+            response: dict[str, Any] = {"description": description, "content": {"application/json": error}}
             if status in RETRY_LATER:
                 response["headers"] = {
                     "Retry-After": {"required": True, "schema": {"type": "integer", "minimum": 1}},
@@ -76,6 +81,26 @@ class AutoSchema(openapi.AutoSchema):
         for response in responses.values():
             response.setdefault("headers", {}).update(TRACE_HEADER)
         return operation
+
+    def _rules_beyond_schema(self, method: str) -> tuple[str, ...]:
+        """The request serializer's ``schema_rules`` (and on updates ``schema_update_rules``).
+
+        They are checks on state or meaning that a JSON Schema cannot express.
+        """
+        if method not in UNSAFE or method == "DELETE":
+            return ()
+        serializer = self.get_request_serializer()
+        rules = tuple(getattr(serializer, "schema_rules", ()))
+        if method in ("PUT", "PATCH"):
+            rules += tuple(getattr(serializer, "schema_update_rules", ()))
+        return rules
+
+    def _map_serializer(self, serializer: Any, direction: str, bypass_extensions: bool = False) -> dict[str, Any]:
+        """A request body also carries the serializer's ``schema_constraints`` (cross-field rules such as ``oneOf``)."""
+        result: dict[str, Any] = super()._map_serializer(serializer, direction, bypass_extensions)
+        if direction == "request" and not getattr(serializer, "partial", False):
+            result.update(getattr(serializer, "schema_constraints", {}))
+        return result
 
     def _error_statuses(self, path: str, method: str, operation: dict[str, Any]) -> list[str]:
         statuses = ["401", "403", "429", "500", "503"]
@@ -122,6 +147,25 @@ def add_links(result: dict[str, Any], generator: Any, **kwargs: Any) -> dict[str
     return result
 
 
+#: ISO 8601 times every supported database compares: a UTC offset within ±15:59
+#: (:data:`django_automate.api.datetimes.MAX_OFFSET`) and a year that stays within 1-9999 in UTC.
+COMPARABLE_DATETIME = (
+    r"^(000[2-9]|00[1-9][0-9]|0[1-9][0-9]{2}|[1-8][0-9]{3}|9[0-8][0-9]{2}|99[0-8][0-9])-[0-9]{2}-[0-9]{2}"
+    r"[T ][0-9]{2}:[0-9]{2}(:[0-9]{2}([.,][0-9]+)?)?([Zz]|[+-](0[0-9]|1[0-5]):?[0-5][0-9])?$"
+)
+
+
+def comparable_datetimes(result: dict[str, Any], generator: Any, **kwargs: Any) -> dict[str, Any]:
+    """Postprocessing hook: ``date-time`` query parameters state the offsets and years the server compares."""
+    for operations in result.get("paths", {}).values():
+        for operation in operations.values():
+            for parameter in operation.get("parameters", []):
+                schema = parameter.get("schema", {})
+                if parameter.get("in") == "query" and schema.get("format") == "date-time":
+                    schema["pattern"] = COMPARABLE_DATETIME
+    return result
+
+
 def empty_filters(result: dict[str, Any], generator: Any, **kwargs: Any) -> dict[str, Any]:
     """Postprocessing hook: a query parameter sent empty (``?trace_id=``, as HTML forms send them) is not given."""
     for operations in result.get("paths", {}).values():
@@ -129,7 +173,9 @@ def empty_filters(result: dict[str, Any], generator: Any, **kwargs: Any) -> dict
             for parameter in operation.get("parameters", []):
                 schema = parameter.get("schema", {})
                 if parameter.get("in") == "query" and schema.get("type") in ("string", "integer"):
-                    parameter["schema"] = {"anyOf": [schema, {"type": "string", "pattern": r"^\s*$"}]}
+                    # Choices and times are not stripped: only an empty one is "not given".
+                    blank = r"^$" if "enum" in schema or schema.get("format") == "date-time" else r"^\s*$"
+                    parameter["schema"] = {"anyOf": [schema, {"type": "string", "pattern": blank}]}
                     parameter["description"] = (parameter.get("description", "") + " Empty: not filtered.").strip()
     return result
 
@@ -144,6 +190,7 @@ SETTINGS: dict[str, Any] = {
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "django_automate.api.schema.add_links",
+        "django_automate.api.schema.comparable_datetimes",
         "django_automate.api.schema.empty_filters",
     ],
     "ENUM_NAME_OVERRIDES": {

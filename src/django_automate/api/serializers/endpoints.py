@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from django.core.validators import RegexValidator
 from rest_framework import serializers
 
 from django_automate import exceptions
@@ -41,6 +42,12 @@ class EndpointSerializer(serializers.ModelSerializer):
         min_value=1, max_value=1_000_000, required=False, allow_null=True, default=None
     )
 
+    #: Stated in the document's 400 answer: checks beyond the JSON Schema.
+    schema_rules = (
+        "A `scheme` other than `none` needs at least one secret (after a partial update too).",
+        '`event_type` placeholders must be "{{ body.<path> }}" or "{{ headers.<lower-case-name> }}".',
+    )
+
     class Meta:
         model = WebhookEndpoint
         fields = (
@@ -65,7 +72,12 @@ class EndpointSerializer(serializers.ModelSerializer):
         read_only_fields = ("id", "tenant", "created_at", "updated_at")
         extra_kwargs = {
             "event_type": {"min_length": 1},
-            "idempotency": {"required": False},
+            "idempotency": {
+                "required": False,
+                "validators": [
+                    RegexValidator(IDEMPOTENCY, 'Use "auto", "body_hash", "header:<name>" or "body:<path>".')
+                ],
+            },
             "signature_header": {"required": False},
             "signature_encoding": {"required": False},
         }

@@ -23,6 +23,8 @@ class SecretSerializer(serializers.ModelSerializer):
         trim_whitespace=False,
         help_text="The secret value; write-only, never returned.",
     )
+    #: Stated in the document's 400 answer of updates: a check beyond the JSON Schema.
+    schema_update_rules = ("A secret cannot be renamed: `name` must be its current name.",)
 
     class Meta:
         model = Secret

@@ -38,6 +38,11 @@ class RuleSerializer(serializers.ModelSerializer):
     workflow = TenantWorkflowField(help_text="Slug of the workflow to run.")
     condition = AnyJSONField(required=False, default=True, help_text=CONDITION_HELP)
     priority = Int32Field(required=False, default=0, help_text="Higher priorities are evaluated first.")
+    #: Stated in the document's 400 answer: checks beyond the JSON Schema.
+    schema_rules = (
+        "`workflow` must be the slug of an existing workflow of your tenant.",
+        "`condition` must be valid JSON Logic (docs/rules.md).",
+    )
 
     class Meta:
         model = RuleSpec
@@ -86,6 +91,12 @@ class RuleTestSerializer(serializers.Serializer):
     rule = RuleDraftSerializer(required=False, help_text="An unsaved rule.")
     event_id = serializers.UUIDField(required=False, help_text="A stored event.")
     event = SampleEventSerializer(required=False, help_text="A sample event.")
+    schema_constraints = {
+        "oneOf": [{"required": ["event"]}, {"required": ["event_id"]}],
+        "not": {"required": ["rule", "rule_id"]},
+    }
+    #: Stated in the document's 400 answer: checks beyond the JSON Schema.
+    schema_rules = ("`rule.condition` must be valid JSON Logic (docs/rules.md).",)
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         if "rule" in attrs and "rule_id" in attrs:

@@ -46,6 +46,19 @@ class ScheduleSerializer(serializers.ModelSerializer):
         min_value=1, max_value=MAX_INTERVAL, required=False, allow_null=True, default=None
     )
     payload = SchedulePayloadField(required=False, default=dict)
+    #: Exactly one cadence: a cron expression (not blank) or an interval (not null).
+    schema_constraints = {
+        "oneOf": [
+            {"required": ["cron"], "properties": {"cron": {"type": "string", "pattern": r"\S"}}},
+            {"required": ["interval_seconds"], "properties": {"interval_seconds": {"type": "integer"}}},
+        ]
+    }
+    #: Stated in the document's 400 answer: checks beyond the JSON Schema.
+    schema_rules = (
+        "`cron` must be an expression the scheduler can run; after a partial update the schedule still needs"
+        " exactly one of `cron` and `interval_seconds`.",
+        "`timezone` must be an IANA time zone name.",
+    )
 
     class Meta:
         model = Schedule

@@ -72,7 +72,11 @@ class WorkflowCreateSerializer(serializers.Serializer):
     name = serializers.CharField(min_length=1, max_length=200)
     description = serializers.CharField(required=False, allow_blank=True, default="", max_length=10000)
     definition = DefinitionField(help_text=DEFINITION_HELP)
+    #: Stated in the document's 400 answer: checks beyond the JSON Schema.
+    schema_rules = ("`definition` must pass the publish checks (docs/workflows.md).",)
 
 
 class PublishSerializer(serializers.Serializer):
     definition = DefinitionField(help_text=DEFINITION_HELP)
+    #: Stated in the document's 400 answer: checks beyond the JSON Schema.
+    schema_rules = ("`definition` must pass the publish checks (docs/workflows.md).",)

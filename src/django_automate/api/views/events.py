@@ -23,7 +23,7 @@ from django_automate.api.serializers.events import (
 )
 from django_automate.api.views.base import TenantViewSet
 from django_automate.audit import log as audit
-from django_automate.ingestion.events import record_event
+from django_automate.ingestion.events import MAX_KEY_LENGTH, record_event
 from django_automate.internal.jsonutil import canonical_json, sha256_hex
 from django_automate.models import Event, ExecutionRun
 from django_automate.tracing import context
@@ -35,7 +35,7 @@ RAW = OpenApiParameter(
 )
 IDEMPOTENCY_KEY = OpenApiParameter(
     "Idempotency-Key",
-    OpenApiTypes.STR,
+    {"type": "string", "minLength": 1, "maxLength": MAX_KEY_LENGTH},
     OpenApiParameter.HEADER,
     description="Makes retries safe: the same key and body return the original event (200).",
 )
