@@ -70,7 +70,7 @@ def test_an_unsigned_checkpoint_after_signed_ones_is_refused(settings, tmp_path:
     assert "unsigned, after signed checkpoints" in str(raised.value)
 
 
-@pytest.mark.parametrize("subcommand", ["verify-audit", "audit-checkpoint", "prune", "worker"])
+@pytest.mark.parametrize("subcommand", ["verify-audit", "audit-checkpoint", "prune-events", "worker"])
 def test_an_unknown_database_alias_is_a_command_error(subcommand: str) -> None:
     with pytest.raises(CommandError, match="Unknown database alias 'nope'"):
         automate(subcommand, "--database", "nope")
