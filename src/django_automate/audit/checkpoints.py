@@ -85,7 +85,7 @@ def append(path: str | os.PathLike[str], checkpoint: Checkpoint) -> None:
 def parse(text: str, *, source: str = "checkpoint file") -> list[Checkpoint]:
     """The checkpoints of a file's text; :class:`CheckpointInvalid` names the first line that is not authentic."""
     known = keys.by_id()
-    found = []
+    found: list[Checkpoint] = []
     for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue
