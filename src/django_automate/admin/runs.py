@@ -13,7 +13,7 @@ from django.utils.safestring import SafeString
 from django_automate import exceptions
 from django_automate.admin.display import ReadOnlyAdminMixin, admin_link, pretty_json, trace_link
 from django_automate.admin.events import actor
-from django_automate.models import ExecutionRun, JobStatus, OutboxJob, StepRun, WorkerHeartbeat
+from django_automate.models import ExecutionRun, JobStatus, OutboxJob, RunStatus, StepRun, WorkerHeartbeat
 from django_automate.runs import operations
 
 
@@ -51,7 +51,17 @@ class StepRunInline(admin.TabularInline):
 
 @admin.register(ExecutionRun)
 class ExecutionRunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
-    list_display = ("id", "workflow", "version", "status", "event_link", "created_at", "duration", "trace")
+    list_display = (
+        "id",
+        "workflow",
+        "version",
+        "status",
+        "waits_until",
+        "event_link",
+        "created_at",
+        "duration",
+        "trace",
+    )
     list_filter = ("status", DeadLetterFilter, "workflow", "tenant")
     search_fields = ("=id", "=trace_id", "=event__id")
     date_hierarchy = "created_at"
@@ -74,6 +84,11 @@ class ExecutionRunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         if obj.started_at and obj.finished_at:
             return f"{(obj.finished_at - obj.started_at).total_seconds() * 1000:.0f} ms"
         return "-"
+
+    @admin.display(description="waiting until", ordering="waiting_until")
+    def waits_until(self, obj: ExecutionRun) -> Any:
+        """When a waiting (sleeping) run goes on; blank for the others."""
+        return obj.waiting_until if obj.status == RunStatus.WAITING else None
 
     @admin.display(description="trace")
     def trace(self, obj: ExecutionRun) -> Any:

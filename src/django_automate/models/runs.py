@@ -10,6 +10,7 @@ from django_automate.models.base import JSONField, tenant_field, trace_id_field,
 class RunStatus(models.TextChoices):
     PENDING = "pending", "Pending"
     RUNNING = "running", "Running"
+    WAITING = "waiting", "Waiting"
     SUCCEEDED = "succeeded", "Succeeded"
     FAILED = "failed", "Failed"
     CANCELLED = "cancelled", "Cancelled"
@@ -29,7 +30,8 @@ class ExecutionRun(models.Model):
 
     ``replay_seq`` is 0 for the run routing created and 1, 2, … for explicit replays, so
     "one run per (event, workflow) unless a replay" is a plain unique constraint that
-    every backend (MySQL/MariaDB included) enforces.
+    every backend (MySQL/MariaDB included) enforces. ``waiting_until`` is set while the run
+    is ``waiting`` (a ``sleep`` step): when its job is due again.
     """
 
     id = uuid_pk()
@@ -46,6 +48,7 @@ class ExecutionRun(models.Model):
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    waiting_until = models.DateTimeField(null=True, blank=True, help_text="While waiting: when the run goes on.")
 
     class Meta:
         app_label = "automate"

@@ -14,7 +14,7 @@ from django_automate.observability import instrument
 from django_automate.outbox import lease
 from django_automate.outbox.claim import ClaimedJob
 from django_automate.policy import budgets
-from django_automate.runs import states
+from django_automate.runs import states, waits
 from django_automate.runs.context import run_data
 from django_automate.runs.loading import run_to_execute
 from django_automate.runs.steps import Outcome, StepCall, run_step, settled, start_run
@@ -65,7 +65,10 @@ def execute_run(
                 return str(run.status)
             # The run's status was read just now for the first step; later steps look again.
             if index > 0 and _cancelled(run, using):
-                lease.complete(job, using=using)
+                with transaction.atomic(using=using):
+                    lease.complete(job, using=using)
+                    # A sleep cancelled while this job held it is still open: it ends with the run.
+                    states.close_open_attempts(run, using=using, error=states.ENDED_ATTEMPT)
                 return RunStatus.CANCELLED
             call = StepCall(
                 job=job,
@@ -79,12 +82,15 @@ def execute_run(
             )
             if index == len(steps) - 1:
                 call.finish = lambda: _finish_writes(job, run, RunStatus.SUCCEEDED, using)
-            # A step settled by an earlier claim is not run (nor traced) again.
-            outcome = settled(call) or run_step(call)
+            if waits.is_sleep(step):
+                outcome = waits.run_sleep(call)
+            else:
+                # A step settled by an earlier claim is not run (nor traced) again.
+                outcome = settled(call) or run_step(call)
             if call.finished is not None:
                 _log_finished(run, call.finished)
                 return call.finished
-            if outcome is Outcome.RETRY_SCHEDULED:
+            if outcome in (Outcome.RETRY_SCHEDULED, Outcome.WAITING):
                 return str(run.status)
             if outcome is Outcome.FAILED and step.get("on_failure", "fail_run") == "fail_run":
                 error = data["steps"][step["id"]].get("error") or {}
@@ -152,7 +158,7 @@ def give_up(job: ClaimedJob, error: dict[str, Any], *, using: str = "default") -
             return
         run = ExecutionRun(pk=job.run_id)
         try:
-            states.transition(run, RunStatus.FAILED, using=using, error=error)
+            states.transition(run, RunStatus.FAILED, using=using, error=error, waiting_until=None)
         except exceptions.IllegalTransition:
             pass  # it ended meanwhile (cancelled): that stands
         states.close_open_attempts(run, using=using, error=error)

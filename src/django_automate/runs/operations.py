@@ -106,7 +106,10 @@ def retry_run(run: ExecutionRun, *, actor: str) -> ExecutionRun:
 
 
 def cancel_run(run: ExecutionRun, *, actor: str) -> ExecutionRun:
-    """Cancel a pending or running run; a step in flight finishes, no further step starts."""
+    """Cancel a pending, running or waiting run; a step in flight finishes, no further step starts.
+
+    A waiting (sleeping) run's job is ready for later, so it is cancelled here with the open sleep attempt.
+    """
     with transaction.atomic():
         locked = ExecutionRun.objects.select_for_update().get(pk=run.pk)
         states.transition(locked, RunStatus.CANCELLED)

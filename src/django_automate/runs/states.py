@@ -12,7 +12,9 @@ from django_automate.models import ExecutionRun, RunStatus, StepRun, StepStatus
 
 RUN_TRANSITIONS: dict[str, frozenset[str]] = {
     RunStatus.PENDING: frozenset({RunStatus.RUNNING, RunStatus.CANCELLED, RunStatus.FAILED}),
-    RunStatus.RUNNING: frozenset({RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.CANCELLED}),
+    RunStatus.RUNNING: frozenset({RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.CANCELLED, RunStatus.WAITING}),
+    # Sleeping (``runs.waits``): it wakes up (running), is cancelled, or fails when its job is given up.
+    RunStatus.WAITING: frozenset({RunStatus.RUNNING, RunStatus.CANCELLED, RunStatus.FAILED}),
     RunStatus.FAILED: frozenset({RunStatus.RUNNING}),  # retry from the failed step
     RunStatus.SUCCEEDED: frozenset(),
     RunStatus.CANCELLED: frozenset(),
@@ -24,11 +26,17 @@ def transition(run: ExecutionRun, to: str, *, using: str = "default", **values: 
     """Move ``run`` to ``to`` if that is legal from its current state, else raise IllegalTransition.
 
     A run starts once: pending → running stamps ``started_at``; running again after a retry
-    (failed → running) keeps it, so the run's duration counts from its first start.
+    (failed → running) or a wait (waiting → running) keeps it, so the run's duration counts
+    from its first start. A run leaving ``waiting`` (as far as ``run.status`` knows) has its
+    ``waiting_until`` cleared; moving to ``waiting`` needs one.
     """
     now = timezone.now()
     if to in TERMINAL:
         values.setdefault("finished_at", now)
+    if to == RunStatus.WAITING and values.get("waiting_until") is None:
+        raise ValueError("A run waits until a given time (waiting_until).")
+    if to != RunStatus.WAITING and run.status == RunStatus.WAITING:
+        values.setdefault("waiting_until", None)
     updated = 0
     if to == RunStatus.RUNNING and "started_at" not in values:
         first = {**values, "started_at": now}
@@ -48,7 +56,7 @@ def run_where(run: ExecutionRun, to: str, values: dict[str, Any]) -> dict[str, A
 
     Written once for the ORM path and the single-statement one (``runs.single_statement``).
     Moving to running with a ``started_at`` is the first start, from pending only; without
-    one it is a resumption, from the other sources only.
+    one it is a resumption (a retry from failed, a wake-up from waiting), from the other sources only.
     """
     sources = [state for state, targets in RUN_TRANSITIONS.items() if to in targets]
     if to == RunStatus.RUNNING:

@@ -39,6 +39,8 @@ class Outcome(enum.Enum):
     SKIPPED = "skipped"
     FAILED = "failed"
     RETRY_SCHEDULED = "retry_scheduled"
+    #: The run sleeps (``runs.waits``): its job is rescheduled for the due time.
+    WAITING = "waiting"
 
 
 @dataclass
@@ -114,7 +116,7 @@ def start_run(run: ExecutionRun, *, using: str) -> None:
         logger.info("Run %s started", run.id, extra=log_extra("run_started"))
 
 
-def _record(call: StepCall, attempt: int, status: str, **values: Any) -> StepRun:
+def record_attempt(call: StepCall, attempt: int, status: str, **values: Any) -> StepRun:
     """Record an attempt, fenced by the job's lease, starting a pending run with it."""
     now = timezone.now()
     step_run = StepRun(
@@ -124,7 +126,7 @@ def _record(call: StepCall, attempt: int, status: str, **values: Any) -> StepRun
         step_index=call.index,
         attempt=attempt,
         connector=str(call.step.get("connector", "")),
-        action=str(call.step.get("action", "")),
+        action=str(call.step.get("action", "sleep" if "sleep" in call.step else "")),
         status=status,
         idempotency_key=f"{call.run.id}:{call.step_id}",
         trace_id=call.run.trace_id,
@@ -150,26 +152,35 @@ def run_step(call: StepCall) -> Outcome:
     if done is not None:
         return done
     attempt, in_round = _round_attempts(call)
-    if "if" in call.step:
-        from django_automate.rules.jsonlogic import evaluate, truthy
-
-        try:
-            should_run = truthy(evaluate(call.step["if"], call.data))
-        except exceptions.AutomateError as exc:
-            return _fail(call, attempt, {"code": exc.code, "message": f"Step condition failed: {exc.message}"})
-        if not should_run:
-            _record(call, attempt, StepStatus.SKIPPED)
-            call.data["steps"][call.step_id] = {"status": "skipped", "output": None}
-            return Outcome.SKIPPED
+    decided = condition(call, attempt)
+    if decided is not None:
+        return decided
     try:
         rendered = render(call.step.get("with", {}), call.data)
     except exceptions.AutomateError as exc:
-        return _fail(call, attempt, {"code": exc.code, "message": exc.message, "details": exc.details})
+        return fail_attempt(call, attempt, {"code": exc.code, "message": exc.message, "details": exc.details})
     stopped = _over_budget(call, attempt)
     if stopped is not None:
         return stopped
-    step_run = _record(call, attempt, StepStatus.RUNNING, input=redact(rendered))
+    step_run = record_attempt(call, attempt, StepStatus.RUNNING, input=redact(rendered))
     return _execute(call, step_run, in_round + 1)
+
+
+def condition(call: StepCall, attempt: int) -> Outcome | None:
+    """Evaluate the step's ``if``: the attempt is recorded skipped (false) or failed (invalid), else None."""
+    if "if" not in call.step:
+        return None
+    from django_automate.rules.jsonlogic import evaluate, truthy
+
+    try:
+        should_run = truthy(evaluate(call.step["if"], call.data))
+    except exceptions.AutomateError as exc:
+        return fail_attempt(call, attempt, {"code": exc.code, "message": f"Step condition failed: {exc.message}"})
+    if should_run:
+        return None
+    record_attempt(call, attempt, StepStatus.SKIPPED)
+    call.data["steps"][call.step_id] = {"status": "skipped", "output": None}
+    return Outcome.SKIPPED
 
 
 def _over_budget(call: StepCall, attempt: int) -> Outcome | None:
@@ -183,7 +194,7 @@ def _over_budget(call: StepCall, attempt: int) -> Outcome | None:
             start_run(call.run, using=call.using)  # the run budget is not charged again on the next claim
         return Outcome.RETRY_SCHEDULED
     except exceptions.BudgetExceeded as exc:
-        return _fail(call, attempt, {"code": exc.code, "message": exc.message, "details": exc.details})
+        return fail_attempt(call, attempt, {"code": exc.code, "message": exc.message, "details": exc.details})
     return None
 
 
@@ -279,7 +290,7 @@ def _close(call: StepCall, step_run: StepRun, status: str, duration_ms: int, **v
     states.close_step(step_run, status, using=call.using, duration_ms=duration_ms, **values)
 
 
-def _fail(call: StepCall, attempt: int, error: dict[str, Any]) -> Outcome:
-    _record(call, attempt, StepStatus.FAILED, error=error)
+def fail_attempt(call: StepCall, attempt: int, error: dict[str, Any]) -> Outcome:
+    record_attempt(call, attempt, StepStatus.FAILED, error=error)
     call.data["steps"][call.step_id] = {"status": "failed", "output": None, "error": error}
     return Outcome.FAILED

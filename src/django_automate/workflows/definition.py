@@ -8,6 +8,7 @@ JSON Logic are valid and only read data that exists when the step runs.
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 import re
 from typing import Any
@@ -71,7 +72,7 @@ def _validate_step(step: Any, path: str, seen: set[str], problem: Problem, *, la
     if valid_id and step_id in seen:
         problem(f"{path}.id", f"Duplicate step id {step_id!r}.")
     connector_type, action = step.get("connector"), step.get("action")
-    if isinstance(connector_type, str) and connector_type:
+    if isinstance(connector_type, str) and connector_type and "sleep" not in step:  # a sleep calls none
         try:
             connector = get_connector(connector_type)
         except exceptions.AutomateError as exc:
@@ -87,6 +88,18 @@ def _validate_step(step: Any, path: str, seen: set[str], problem: Problem, *, la
         check_template_value(step["with"], f"{path}.with", scope, problem)
     if "if" in step:
         check_logic(step["if"], f"{path}.if", scope, problem)
+    sleep = step.get("sleep")
+    if isinstance(sleep, dict) and len({"seconds", "until"} & set(sleep)) != 1:
+        problem(f"{path}.sleep", "sleep takes exactly one of seconds or until.")  # as the schema's min/maxProperties
+    if isinstance(sleep, dict) and isinstance(sleep.get("until"), str):
+        until = sleep["until"]
+        if "{{" in until:
+            check_template_value(until, f"{path}.sleep.until", scope, problem)
+        else:
+            try:
+                parse_until(until)
+            except exceptions.ValidationError as exc:
+                problem(f"{path}.sleep.until", exc.message)
     retry = step.get("retry")
     if isinstance(retry, dict):
         initial: Any = retry.get("initial_seconds")
@@ -95,6 +108,27 @@ def _validate_step(step: Any, path: str, seen: set[str], problem: Problem, *, la
             problem(f"{path}.retry.initial_seconds", "initial_seconds must not exceed max_seconds.")
     if valid_id:
         seen.add(str(step_id))
+
+
+def parse_until(value: Any, field: str = "sleep.until") -> dt.datetime:
+    """An aware datetime from an ISO 8601 string with a UTC offset (``Z`` allowed); ValidationError otherwise.
+
+    A sleep's ``until`` is checked with it when written literally, and when rendered at run time.
+    """
+    parsed: dt.datetime | None = None
+    if isinstance(value, str) and len(value) <= 64:
+        try:
+            parsed = dt.datetime.fromisoformat(value.strip().replace("z", "Z").replace("Z", "+00:00"))
+        except ValueError:
+            parsed = None
+    if parsed is None or parsed.utcoffset() is None:
+        shown = repr(value) if isinstance(value, str) and len(value) <= 64 else f"a {type(value).__name__}"
+        raise exceptions.ValidationError(
+            f"{field} must be an ISO 8601 date and time with a UTC offset (e.g. 2026-12-24T18:00:00+01:00);"
+            f" got {shown}.",
+            details={"field": field},
+        )
+    return parsed
 
 
 def _number(value: Any) -> bool:
@@ -116,7 +150,9 @@ def _schema_problem(error: SchemaError, problem: Problem) -> None:
     kind, instance = error.validator, error.instance
     rule: Any = error.validator_value
     node: Any = error.schema
-    if kind == "additionalProperties" and isinstance(instance, dict):
+    if kind == "not" and error.absolute_path and error.absolute_path[-1] in definition_schema.NOT_IN_SLEEP:
+        problem(path, f"A sleep step has no {error.absolute_path[-1]}.")
+    elif kind == "additionalProperties" and isinstance(instance, dict):
         known = set(node.get("properties", {}))
         for key in sorted(k for k in instance if k not in known):
             problem(join(path, key), "Unknown key.")
@@ -147,6 +183,8 @@ def _schema_message(error: SchemaError) -> str:
         "exclusiveMinimum": f"{field} must be greater than {rule}.",
         "exclusiveMaximum": f"{field} must be less than {rule}.",
     }
+    if field == "sleep" and kind in ("minProperties", "maxProperties"):
+        return "sleep takes exactly one of seconds or until."
     return texts.get(str(kind)) or f"{field} is not valid ({kind})."
 
 

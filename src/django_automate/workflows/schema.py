@@ -15,6 +15,10 @@ STEP_ID_PATTERN = r"^[a-z][a-z0-9_]{0,63}$"
 MAX_STEPS = 100
 MAX_TIMEOUT_SECONDS = 3600
 MAX_RETRY_SECONDS = 86400
+#: The longest ``sleep.seconds``: 366 days. ``sleep.until`` is not capped.
+MAX_SLEEP_SECONDS = 366 * 86400
+#: Keys a ``sleep`` step cannot have: it calls no connector.
+NOT_IN_SLEEP = ("connector", "action", "with", "retry", "timeout_seconds")
 
 _DEFINITION: dict[str, Any] = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
@@ -48,8 +52,25 @@ _DEFINITION: dict[str, Any] = {
                 "retry": {"$ref": "#/$defs/retry"},
                 "timeout_seconds": {"type": "number", "exclusiveMinimum": 0, "maximum": MAX_TIMEOUT_SECONDS},
                 "on_failure": {"enum": ["fail_run", "continue"]},
+                "sleep": {"$ref": "#/$defs/sleep"},
             },
-            "required": ["id", "connector", "action"],
+            "required": ["id"],
+            "additionalProperties": False,
+            # A step calls a connector, or it is a sleep (which has none of the connector's keys).
+            "if": {"required": ["sleep"]},
+            "then": {"properties": {key: {"not": {}} for key in NOT_IN_SLEEP}},
+            "else": {"required": ["connector", "action"]},
+        },
+        "sleep": {
+            "type": "object",
+            "description": 'Wait, holding no worker: {"seconds": n} or {"until": ISO 8601 date-time with offset}'
+            " (a template allowed). A time already past does not wait.",
+            "properties": {
+                "seconds": {"type": "number", "minimum": 0, "maximum": MAX_SLEEP_SECONDS},
+                "until": {"type": "string", "minLength": 1, "maxLength": 1024},
+            },
+            "minProperties": 1,
+            "maxProperties": 1,
             "additionalProperties": False,
         },
         "retry": {

@@ -72,6 +72,7 @@ class RunSerializer(serializers.ModelSerializer):
             "created_at",
             "started_at",
             "finished_at",
+            "waiting_until",
         )
         read_only_fields: tuple[str, ...] = fields
 
