@@ -48,11 +48,16 @@ class EventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     exclude = ("payload", "headers")
     readonly_fields = ("payload_view", "headers_view", "trace", "runs_view")
 
-    def lookup_allowed(self, lookup: str, value: str, request: HttpRequest) -> bool:
+    def lookup_allowed(self, lookup: str, value: str, request: HttpRequest | None = None) -> bool:
         """No filtering on stored payloads or headers (``?payload__password__startswith=a``): the
-        list would answer questions about redacted values, one character at a time."""
+        list would answer questions about redacted values, one character at a time.
+
+        ``request`` is passed from Django 5.0 on; Django 4.2 calls this with two arguments.
+        """
         if lookup.split("__", 1)[0] in ("payload", "headers"):
             return False
+        if request is None:
+            return bool(super().lookup_allowed(lookup, value))  # type: ignore[call-arg]
         return bool(super().lookup_allowed(lookup, value, request))
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Event]:
