@@ -37,6 +37,10 @@ def actions(settings) -> Iterator[None]:
     BROKEN.clear()
 
 
+#: A retry due only when the test says so (make_due), however slow the machine.
+LATER = {"max_attempts": 3, "initial_seconds": 3600, "max_seconds": 3600, "jitter": "none"}
+
+
 def work() -> None:
     """Process every job due now, as a worker does."""
     while (job := claim_one(worker_id="w", queues=["default"])) is not None:
@@ -56,7 +60,7 @@ def make_due() -> None:
 
 def test_cancelling_a_run_waiting_for_a_retry_leaves_no_step_retrying(workflow_factory, rule_factory, http_sink):
     http_sink.responses = [(503, {}, b"{}")] * 5
-    step = {"id": "call", "connector": "http", "action": "request", "with": {"url": http_sink.url}}
+    step = {"id": "call", "connector": "http", "action": "request", "with": {"url": http_sink.url}, "retry": LATER}
     rule_factory(workflow_factory(steps=[step]))
     django_automate.emit("order.created", {})
     work()
@@ -74,7 +78,7 @@ def test_a_run_cancelled_while_its_job_was_held_closes_its_retry_when_the_job_co
     workflow_factory, rule_factory, http_sink
 ):
     http_sink.responses = [(503, {}, b"{}")] * 5
-    step = {"id": "call", "connector": "http", "action": "request", "with": {"url": http_sink.url}}
+    step = {"id": "call", "connector": "http", "action": "request", "with": {"url": http_sink.url}, "retry": LATER}
     rule_factory(workflow_factory(steps=[step]))
     django_automate.emit("order.created", {})
     process(claim_one(worker_id="w", queues=["default"]))  # routing
@@ -137,8 +141,7 @@ def test_a_resumed_run_traces_only_the_steps_it_runs(workflow_factory, rule_fact
             "connector": "http",
             "action": "request",
             "with": {"url": http_sink.url},
-            # A retry due only when the test says so (make_due), however slow the machine.
-            "retry": {"max_attempts": 3, "initial_seconds": 3600, "max_seconds": 3600, "jitter": "none"},
+            "retry": LATER,
         },
     ]
     rule_factory(workflow_factory(steps=steps))
