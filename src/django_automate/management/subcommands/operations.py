@@ -92,4 +92,4 @@ class RunOperation:
 
 
 Retry = RunOperation("Retry a failed run from its failed step.", operations.retry_run, "queued for retry")
-Cancel = RunOperation("Cancel a pending or running run.", operations.cancel_run, "cancelled")
+Cancel = RunOperation("Cancel a pending, running or waiting run.", operations.cancel_run, "cancelled")
