@@ -116,10 +116,10 @@ def start_run(run: ExecutionRun, *, using: str) -> None:
         logger.info("Run %s started", run.id, extra=log_extra("run_started"))
 
 
-def record_attempt(call: StepCall, attempt: int, status: str, **values: Any) -> StepRun:
-    """Record an attempt, fenced by the job's lease, starting a pending run with it."""
+def new_attempt(call: StepCall, attempt: int, status: str, **values: Any) -> StepRun:
+    """The row of one attempt of ``call``'s step, not saved yet."""
     now = timezone.now()
-    step_run = StepRun(
+    return StepRun(
         tenant=call.run.tenant,
         run=call.run,
         step_id=call.step_id,
@@ -135,6 +135,11 @@ def record_attempt(call: StepCall, attempt: int, status: str, **values: Any) -> 
         success_guard=True if status == StepStatus.SUCCEEDED else None,
         **values,
     )
+
+
+def record_attempt(call: StepCall, attempt: int, status: str, **values: Any) -> StepRun:
+    """Record an attempt, fenced by the job's lease, starting a pending run with it."""
+    step_run = new_attempt(call, attempt, status, **values)
     if single_statement.available(call.using):
         single_statement.record(call.job, call.run, step_run, using=call.using)
         return step_run

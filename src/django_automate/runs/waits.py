@@ -26,7 +26,16 @@ from django_automate.internal import sql
 from django_automate.models import RunStatus, StepRun, StepStatus
 from django_automate.outbox import lease
 from django_automate.runs import states
-from django_automate.runs.steps import Outcome, StepCall, condition, fail_attempt, record_attempt, settled, start_run
+from django_automate.runs.steps import (
+    Outcome,
+    StepCall,
+    condition,
+    fail_attempt,
+    new_attempt,
+    record_attempt,
+    settled,
+    start_run,
+)
 from django_automate.tracing.logging import log_extra
 from django_automate.workflows.definition import parse_until
 from django_automate.workflows.templating import render_string
@@ -83,21 +92,7 @@ def _iso(moment: dt.datetime) -> str:
 
 def _sleep(call: StepCall, attempt: int, due: dt.datetime) -> Outcome:
     """Record the running attempt, move the run to waiting and release its job until ``due``: one transaction."""
-    now = timezone.now()
-    step_run = StepRun(
-        tenant=call.run.tenant,
-        run=call.run,
-        step_id=call.step_id,
-        step_index=call.index,
-        attempt=attempt,
-        connector="",
-        action="sleep",
-        status=StepStatus.RUNNING,
-        idempotency_key=f"{call.run.id}:{call.step_id}",
-        trace_id=call.run.trace_id,
-        input={"until": _iso(due)},
-        started_at=now,
-    )
+    step_run = new_attempt(call, attempt, StepStatus.RUNNING, input={"until": _iso(due)})
     try:
         with transaction.atomic(using=call.using):
             # The reschedule is the lease check (LeaseLost rolls everything back) and gives the job up until due.
