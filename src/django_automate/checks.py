@@ -153,10 +153,18 @@ def check_encryption_configured(app_configs: Any = None, **kwargs: Any) -> list[
 
 @register()
 def check_audit_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
-    """Audit keys and checkpoint settings (ids automate.E045, E046, W045)."""
+    """Audit keys and checkpoint settings (ids automate.E045, E046)."""
     from django_automate.audit.checks import setting_messages
 
     return setting_messages()
+
+
+@register(Tags.security, deploy=True)
+def check_audit_keys_configured(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """A deployment whose audit chain is unkeyed says so (id automate.W045)."""
+    from django_automate.audit.checks import missing_key_messages
+
+    return missing_key_messages()
 
 
 @register(Tags.database)

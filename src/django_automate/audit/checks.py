@@ -52,22 +52,28 @@ def trigger_messages(databases: Iterable[str] | None) -> list[CheckMessage]:
 KEY_HINT = "Generate a key with: python -c 'import secrets; print(secrets.token_urlsafe(32))' (docs/governance.md)."
 
 
+def missing_key_messages() -> list[CheckMessage]:
+    """``check --deploy``: ``AUDIT_KEYS`` set (W045). A deploy check, so that every command does not repeat it."""
+    user = getattr(settings, "AUTOMATE", None)
+    if isinstance(user, dict) and user.get("AUDIT_KEYS"):
+        return []
+    return [
+        Warning(
+            "AUTOMATE['AUDIT_KEYS'] is not set: the audit chain is unkeyed, so a database role that can "
+            "write the audit table can rewrite or extend it without verify-audit noticing.",
+            hint="Tamper-evidence against the database role requires AUDIT_KEYS. " + KEY_HINT,
+            id="automate.W045",
+        )
+    ]
+
+
 def setting_messages() -> list[CheckMessage]:
-    """``AUDIT_KEYS`` usable (E045) and set (W045); ``AUDIT_CHECKPOINT_EVERY`` a whole number (E046)."""
+    """``AUDIT_KEYS`` usable (E045); ``AUDIT_CHECKPOINT_EVERY`` a whole number (E046)."""
     user = getattr(settings, "AUTOMATE", None)
     if not isinstance(user, dict):
         return []
     messages: list[CheckMessage] = []
-    if not user.get("AUDIT_KEYS"):
-        messages.append(
-            Warning(
-                "AUTOMATE['AUDIT_KEYS'] is not set: the audit chain is unkeyed, so a database role that can "
-                "write the audit table can rewrite or extend it without verify-audit noticing.",
-                hint="Tamper-evidence against the database role requires AUDIT_KEYS. " + KEY_HINT,
-                id="automate.W045",
-            )
-        )
-    else:
+    if user.get("AUDIT_KEYS"):
         messages.extend(
             Error(f"AUTOMATE['AUDIT_KEYS']: {problem}.", hint=KEY_HINT, id="automate.E045")
             for problem in keys.problems(user["AUDIT_KEYS"])
