@@ -3,6 +3,12 @@
 The worker is stopped (SIGSTOP) at a moment when the server shows its session idle in a
 transaction that holds row locks. Without a server-side bound those locks would last until
 the worker wakes up, and ``SKIP LOCKED`` claims would pass its job by for as long.
+
+A running worker's transactions last milliseconds, so stopping it at a random moment rarely
+lands inside one. While the test looks for that moment, a trigger of its own makes each run
+insert sleep on the server: the worker then spends most of its time inside its routing
+transaction, and a stop almost always catches it there. The trigger is switched off as soon as
+the worker is caught, so the rescuer works at full speed.
 """
 
 from __future__ import annotations
@@ -10,6 +16,8 @@ from __future__ import annotations
 import random
 import signal
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 from django.db import connection, transaction
@@ -78,15 +86,62 @@ def locked_jobs() -> set[int]:
     return first & probe()
 
 
-def freeze_inside_a_transaction(worker: WorkerProcess, attempts: int = 200) -> set[int]:
-    """SIGSTOP ``worker`` at random moments until the server shows it frozen inside a transaction."""
+@contextmanager
+def slow_run_inserts(seconds: float = 0.1) -> Iterator[None]:
+    """While the flag table has a row, each ExecutionRun insert sleeps ``seconds`` on the server."""
+    table = ExecutionRun._meta.db_table
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute("CREATE TABLE automate_test_slow (flag integer)")
+            cursor.execute(
+                "CREATE FUNCTION automate_test_slow() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN"
+                f" IF EXISTS (SELECT 1 FROM automate_test_slow) THEN PERFORM pg_sleep({seconds}); END IF;"
+                " RETURN NEW; END $$"
+            )
+            cursor.execute(
+                f"CREATE TRIGGER automate_test_slow BEFORE INSERT ON {table}"
+                " FOR EACH ROW EXECUTE FUNCTION automate_test_slow()"
+            )
+        else:  # MEMORY: InnoDB would lock the flag row read by the trigger until the worker's commit
+            cursor.execute("CREATE TABLE automate_test_slow (flag integer) ENGINE=MEMORY")
+            cursor.execute(
+                f"CREATE TRIGGER automate_test_slow BEFORE INSERT ON {table} FOR EACH ROW BEGIN"
+                f" IF (SELECT COUNT(*) FROM automate_test_slow) > 0 THEN SET @automate_slept = SLEEP({seconds});"
+                " END IF; END"
+            )
+        cursor.execute("INSERT INTO automate_test_slow (flag) VALUES (1)")
+    try:
+        yield
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("DELETE FROM automate_test_slow")
+            cursor.execute(
+                f"DROP TRIGGER automate_test_slow{' ON ' + table if connection.vendor == 'postgresql' else ''}"
+            )
+            if connection.vendor == "postgresql":
+                cursor.execute("DROP FUNCTION automate_test_slow()")
+            cursor.execute("DROP TABLE automate_test_slow")
+
+
+def stop_slowing_run_inserts() -> None:
+    with connection.cursor() as cursor:
+        cursor.execute("DELETE FROM automate_test_slow")
+
+
+def freeze_inside_a_transaction(worker: WorkerProcess, attempts: int = 60) -> tuple[set[int], float]:
+    """SIGSTOP ``worker`` at random moments until the server shows it frozen inside a transaction.
+
+    Returns the frozen sessions and the monotonic time of the stop that caught it.
+    """
     for _ in range(attempts):
-        time.sleep(random.uniform(0.001, 0.02))
+        time.sleep(random.uniform(0.001, 0.05))
         worker.send_signal(signal.SIGSTOP)
-        time.sleep(0.4)  # longer than any transaction of a running worker stays idle
-        sessions = frozen_transactions()
-        if sessions:
-            return sessions
+        stopped_at = time.monotonic()
+        while time.monotonic() - stopped_at < 1.5:  # a statement in flight ends, then its session idles
+            time.sleep(0.1)
+            sessions = frozen_transactions()
+            if sessions:
+                return sessions, stopped_at
         worker.send_signal(signal.SIGCONT)
     raise AssertionError(f"never caught the worker inside a transaction in {attempts} tries\n{worker.output()[-3000:]}")
 
@@ -102,13 +157,27 @@ def test_a_worker_frozen_inside_its_transaction_is_taken_over_within_the_bound(
     for n in range(events):
         django_automate.emit("order.created", {"n": n})
 
-    frozen = start_worker(AUTOMATE_TEST_LEASE_SECONDS=str(LEASE))
-    rescuer = start_worker(AUTOMATE_TEST_LEASE_SECONDS=str(LEASE))
-    wait_ready(frozen, rescuer)
-    frozen_sessions = freeze_inside_a_transaction(frozen)
-    frozen_at = time.monotonic() - 0.4  # it stopped before the 0.4 s wait of the last try
-    held = locked_jobs()
-    assert held, "the frozen worker holds job rows locked"
+    with slow_run_inserts():
+        frozen = start_worker(AUTOMATE_TEST_LEASE_SECONDS=str(LEASE))
+        rescuer = start_worker(AUTOMATE_TEST_LEASE_SECONDS=str(LEASE))
+        wait_ready(frozen, rescuer)
+        frozen_sessions, frozen_at = freeze_inside_a_transaction(frozen)
+        held = locked_jobs()
+        assert held, "the frozen worker holds job rows locked"
+        # On MariaDB this waits for inserts queued behind the frozen session's locks (their
+        # triggers read the flag table), so at worst until the server ends that session.
+        stop_slowing_run_inserts()
+        run_the_rest(frozen, rescuer, frozen_sessions, frozen_at, held, events)
+
+
+def run_the_rest(
+    frozen: WorkerProcess,
+    rescuer: WorkerProcess,
+    frozen_sessions: set[int],
+    frozen_at: float,
+    held: set[int],
+    events: int,
+) -> None:
     wait_for(
         lambda: (
             not OutboxJob.objects.filter(id__in=held, status=JobStatus.CLAIMED, leased_by__contains=f":{frozen.pid}:")
