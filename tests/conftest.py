@@ -41,6 +41,7 @@ def http_sink() -> Iterator[HttpSink]:
 
         def _handle(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)
+            arrived_at = time.monotonic()
             with sink.lock:
                 sink.arrivals += 1
             if sink.delay_seconds:
@@ -53,6 +54,8 @@ def http_sink() -> Iterator[HttpSink]:
                         "path": self.path,
                         "headers": {k.lower(): v for k, v in self.headers.items()},
                         "body": body,
+                        "arrived_at": arrived_at,  # time.monotonic() of this process
+                        "answered_at": time.monotonic(),
                     }
                 )
                 status, headers, payload = (

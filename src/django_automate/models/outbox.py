@@ -10,6 +10,8 @@ from django_automate.models.base import JSONField, tenant_field, trace_id_field
 class JobKind(models.TextChoices):
     ROUTE_EVENT = "route_event", "Route event"
     EXECUTE_RUN = "execute_run", "Execute run"
+    #: One step of a run whose definition is a graph (``needs``): its ready steps run as jobs of their own.
+    EXECUTE_STEP = "execute_step", "Execute step"
 
 
 class JobStatus(models.TextChoices):
@@ -36,6 +38,7 @@ class OutboxJob(models.Model):
     run = models.ForeignKey(
         "automate.ExecutionRun", null=True, blank=True, on_delete=models.CASCADE, related_name="jobs"
     )
+    step_id = models.CharField(max_length=64, blank=True, default="", help_text="The step an execute_step job runs.")
     attempts = models.PositiveIntegerField(default=0, help_text="Number of claims so far.")
     available_at = models.DateTimeField()
     lease_token = models.UUIDField(null=True, blank=True)

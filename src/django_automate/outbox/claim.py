@@ -30,7 +30,7 @@ DEADLOCK_RETRIES = 2
 #: Expired jobs recovered per pass (the next pass, a few seconds later, takes the rest).
 RECOVER_BATCH = 500
 # What a worker needs of a claimed job, in ClaimedJob's order (after ``lease_token``).
-_RETURNED = ("attempts", "trace_id", "tenant", "event_id", "run_id")
+_RETURNED = ("attempts", "trace_id", "tenant", "event_id", "run_id", "step_id")
 
 
 @dataclass(frozen=True)
@@ -47,6 +47,8 @@ class ClaimedJob:
     run_id: uuid.UUID | None
     #: The job's run, read by the claim itself (``claim(..., with_runs=True)`` on PostgreSQL), ready to execute.
     run: ExecutionRun | None = field(default=None, compare=False, repr=False)
+    #: The step an ``execute_step`` job runs ("" for other kinds).
+    step_id: str = ""
 
 
 def _lease_until(now: dt.datetime) -> dt.datetime:
@@ -225,8 +227,9 @@ def _claim_returning(
             event_id,
             run_id,
             None if run_id is None else read_run(rest),
+            step_id,
         )
-        for row_id, kind, attempts, trace_id, tenant, event_id, run_id, *rest in rows
+        for row_id, kind, attempts, trace_id, tenant, event_id, run_id, step_id, *rest in rows
     ]
     return sorted(jobs, key=lambda job: job.id) if len(jobs) > 1 else jobs
 

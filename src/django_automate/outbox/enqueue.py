@@ -26,6 +26,7 @@ def enqueue(
     tenant: str = "",
     event: Event | None = None,
     run: ExecutionRun | None = None,
+    step_id: str = "",
     queue: str = "default",
     priority: int = 0,
     available_at: dt.datetime | None = None,
@@ -42,6 +43,7 @@ def enqueue(
         priority=priority,
         available_at=available_at,
     )
+    job.step_id = step_id
     sql.insert(job, using)
     notify(using, queue if job.available_at <= timezone.now() else LATER_PAYLOAD)
     backend = conf.execution_backend()

@@ -1,4 +1,4 @@
-"""Executing a run: its steps in order, each attempt recorded, every write fenced by the job's lease."""
+"""Executing a run: its steps in order (a graph: ``runs.graph``), each attempt recorded, every write fenced."""
 
 from __future__ import annotations
 
@@ -14,12 +14,14 @@ from django_automate.observability import instrument
 from django_automate.outbox import lease
 from django_automate.outbox.claim import ClaimedJob
 from django_automate.policy import budgets
+from django_automate.runs import graph as graph_runs
 from django_automate.runs import states, waits
 from django_automate.runs.context import run_data
 from django_automate.runs.loading import run_to_execute
 from django_automate.runs.steps import Outcome, StepCall, run_step, settled, start_run
 from django_automate.tracing import context
 from django_automate.tracing.logging import log_extra
+from django_automate.workflows import graph
 
 logger = logging.getLogger(__name__)
 
@@ -55,6 +57,8 @@ def execute_run(
             stopped = _over_budget(job, run, using, loaded)
             if stopped is not None:
                 return stopped
+        if graph.is_graph(run.workflow_version.definition):
+            return graph_runs.start(job, run, using=using)
         # Otherwise the run goes from pending to running with its first write (steps.start_run).
         data = run_data(run)
         steps: list[dict[str, Any]] = run.workflow_version.definition.get("steps", [])

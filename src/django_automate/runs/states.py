@@ -12,9 +12,13 @@ from django_automate.models import ExecutionRun, RunStatus, StepRun, StepStatus
 
 RUN_TRANSITIONS: dict[str, frozenset[str]] = {
     RunStatus.PENDING: frozenset({RunStatus.RUNNING, RunStatus.CANCELLED, RunStatus.FAILED}),
-    RunStatus.RUNNING: frozenset({RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.CANCELLED, RunStatus.WAITING}),
+    # In a graph (``runs.graph``) branches run side by side: a branch waking up finds the run
+    # running already (another woke it), and one starting to wait finds it waiting already.
+    RunStatus.RUNNING: frozenset(
+        {RunStatus.RUNNING, RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.CANCELLED, RunStatus.WAITING}
+    ),
     # Sleeping (``runs.waits``): it wakes up (running), is cancelled, or fails when its job is given up.
-    RunStatus.WAITING: frozenset({RunStatus.RUNNING, RunStatus.CANCELLED, RunStatus.FAILED}),
+    RunStatus.WAITING: frozenset({RunStatus.RUNNING, RunStatus.WAITING, RunStatus.CANCELLED, RunStatus.FAILED}),
     RunStatus.FAILED: frozenset({RunStatus.RUNNING}),  # retry from the failed step
     RunStatus.SUCCEEDED: frozenset(),
     RunStatus.CANCELLED: frozenset(),
@@ -106,16 +110,19 @@ ENDED_ATTEMPT = {"code": "run_ended", "message": "The run ended before this atte
 
 
 def close_open_attempts(
-    run: ExecutionRun, *, using: str = "default", error: dict[str, Any], running: bool = True
+    run: ExecutionRun, *, using: str = "default", error: dict[str, Any], running: bool = True, step_id: str = ""
 ) -> int:
     """The run ended: each step's last attempt still waiting for a retry, or with ``running`` still running, fails.
 
     Only the holder of the run's job (or the canceller, when no job of the run is claimed)
     closes running attempts: a worker still executing one closes it itself. An attempt that
-    was retrying keeps its own error; a running one gets ``error``. Returns the attempts closed.
+    was retrying keeps its own error; a running one gets ``error``. With ``step_id`` (the
+    holder of one step's job, in a graph) only that step's attempts. Returns the attempts closed.
     """
     last: dict[str, tuple[Any, str]] = {}
     rows = StepRun.objects.using(using).filter(run=run.pk).order_by("step_index", "attempt")
+    if step_id:
+        rows = rows.filter(step_id=step_id)
     for pk, step_id, status in rows.values_list("pk", "step_id", "status"):
         last[step_id] = (pk, status)
     waiting = [pk for pk, status in last.values() if status == StepStatus.RETRYING]

@@ -39,6 +39,7 @@ def process(
     """
     from django_automate.rules.routing import route_event
     from django_automate.runs.executor import execute_run
+    from django_automate.runs.graph import execute_step
 
     with context.bind(trace_id=job.trace_id, job_id=job.id, tenant=job.tenant):
         try:
@@ -46,6 +47,8 @@ def process(
                 route_event(job, using=using, handoff=handoff)
             elif job.kind == JobKind.EXECUTE_RUN:
                 execute_run(job, using=using, stopping=stopping, run=run)
+            elif job.kind == JobKind.EXECUTE_STEP:
+                execute_step(job, using=using, stopping=stopping)
             else:
                 with transaction.atomic(using=using):
                     lease.dead_letter(job, {"code": "unknown_job_kind", "message": job.kind}, using=using)

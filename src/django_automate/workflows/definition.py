@@ -17,6 +17,7 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError as SchemaError
 
 from django_automate import exceptions
+from django_automate.workflows import graph
 from django_automate.workflows import schema as definition_schema
 from django_automate.workflows.references import Problem, StepScope, check_logic, check_template_value, join
 
@@ -53,15 +54,57 @@ def definition_problems(definition: Any) -> list[dict[str, str]]:
         _schema_problem(error, problem)
     steps = definition.get("steps") if isinstance(definition, dict) else None
     if isinstance(steps, list):
+        readable = _graph_problems(steps, problem)
         ids = [step.get("id") if isinstance(step, dict) else None for step in steps]
         seen: set[str] = set()
         for index, step in enumerate(steps):
             later = frozenset(i for i in ids[index + 1 :] if isinstance(i, str))
-            _validate_step(step, f"$.steps[{index}]", seen, problem, later=later)
+            _validate_step(step, f"$.steps[{index}]", seen, problem, later=later, readable=readable)
     return sorted(problems, key=lambda p: _path_key(p["path"]))
 
 
-def _validate_step(step: Any, path: str, seen: set[str], problem: Problem, *, later: frozenset[str]) -> None:
+def _graph_problems(steps: list[Any], problem: Problem) -> dict[str, frozenset[str]] | None:
+    """Check ``needs`` (known ids, not the step itself, no cycle); what each step of a graph may read.
+
+    None for a definition without ``needs`` (a step reads the steps before it), or when the
+    graph is broken (its problems are reported here, not again as reads).
+    """
+    if not graph.is_graph({"steps": steps}) or not all(isinstance(s, dict) for s in steps):
+        return None
+    ids = {str(step.get("id")) for step in steps}
+    broken = False
+    for index, step in enumerate(steps):
+        declared = step.get("needs")
+        if not isinstance(declared, list):
+            continue
+        for position, needed in enumerate(declared):
+            if not isinstance(needed, str):
+                broken = True  # reported by the schema
+            elif needed == step.get("id"):
+                problem(f"$.steps[{index}].needs[{position}]", f"Step {needed!r} cannot need itself.")
+                broken = True
+            elif needed not in ids:
+                problem(f"$.steps[{index}].needs[{position}]", f"There is no step {needed!r}.")
+                broken = True
+    needs = graph.needs_of(steps)
+    loop = None if broken else graph.cycle(needs)
+    if loop is not None:
+        index = next(i for i, step in enumerate(steps) if step.get("id") == loop[0])
+        problem(f"$.steps[{index}].needs", f"The steps' needs form a cycle: {' -> '.join(loop)}.")
+        broken = True
+    return None if broken else graph.ancestors(needs)
+
+
+def _validate_step(
+    step: Any,
+    path: str,
+    seen: set[str],
+    problem: Problem,
+    *,
+    later: frozenset[str],
+    readable: dict[str, frozenset[str]] | None = None,
+) -> None:
+    """Check one step; ``readable`` (a graph's) maps each step id to the steps it may read."""
     from django_automate.connectors.registry import get_connector
 
     if not isinstance(step, dict):
@@ -69,6 +112,11 @@ def _validate_step(step: Any, path: str, seen: set[str], problem: Problem, *, la
     step_id = step.get("id")
     valid_id = isinstance(step_id, str) and STEP_ID.match(step_id) is not None
     scope = StepScope(step_id if valid_id else None, frozenset(seen), later)
+    if readable is not None and valid_id:
+        # In a graph a step reads its ancestors only: any other step may run at the same time or later.
+        earlier = readable.get(str(step_id), frozenset())
+        others = frozenset(readable) - earlier - {str(step_id)}
+        scope = StepScope(str(step_id), earlier, others, graph=True)
     if valid_id and step_id in seen:
         problem(f"{path}.id", f"Duplicate step id {step_id!r}.")
     connector_type, action = step.get("connector"), step.get("action")

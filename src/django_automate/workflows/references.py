@@ -39,6 +39,8 @@ class StepScope:
     step_id: str | None
     earlier: frozenset[str]
     later: frozenset[str]
+    #: In a graph, ``earlier`` is the step's ancestors and ``later`` every other step.
+    graph: bool = False
 
     def check(self, parts: list[str], path: str, problem: Problem) -> None:
         """Report a data path (split on dots) this step cannot read."""
@@ -53,6 +55,12 @@ class StepScope:
                 return
             if target == self.step_id:
                 problem(path, f"Step {target!r} cannot read its own output.")
+            elif target in self.later and self.graph:
+                problem(
+                    path,
+                    f"Step {target!r} is not among the steps this step needs (directly or through their"
+                    " needs); only those can be read.",
+                )
             elif target in self.later:
                 problem(path, f"Step {target!r} runs after this step; only earlier steps can be read.")
             else:

@@ -24,7 +24,7 @@ _DEFINITION: dict[str, Any] = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
     "$id": SCHEMA_ID,
     "title": "django-automate workflow definition",
-    "description": "The steps of one workflow version, run in order.",
+    "description": "The steps of one workflow version: in order, or as a graph of needs.",
     "type": "object",
     "properties": {
         "description": {"type": "string", "maxLength": 10000},
@@ -53,6 +53,14 @@ _DEFINITION: dict[str, Any] = {
                 "timeout_seconds": {"type": "number", "exclusiveMinimum": 0, "maximum": MAX_TIMEOUT_SECONDS},
                 "on_failure": {"enum": ["fail_run", "continue"]},
                 "sleep": {"$ref": "#/$defs/sleep"},
+                "needs": {
+                    "type": "array",
+                    "items": {"type": "string", "pattern": STEP_ID_PATTERN},
+                    "maxItems": MAX_STEPS,
+                    "uniqueItems": True,
+                    "description": "The steps this one waits for ([] starts with the run). Without it, a step"
+                    " needs the step listed before it. Steps whose needs are met run in parallel.",
+                },
             },
             "required": ["id"],
             "additionalProperties": False,

@@ -1,0 +1,199 @@
+"""Executing a run whose definition is a graph (``needs``): each ready step is a job of its own, on any worker.
+
+The run's job (``execute_run``) starts the graph: it writes a job for each step that needs
+nothing. Each step's job (``execute_step``) runs its step exactly as the ordered executor
+runs one (the same attempts, retries, sleeps, budgets, idempotency key and fencing), then
+*advances* the run. An advance locks the run's row, reads which steps have finished, writes
+a job for each step whose needs have all finished and that has none yet, and ends the run
+once every step has finished; a step that failed with ``on_failure: fail_run`` fails the run
+instead, and the jobs of steps not started yet are cancelled (steps in flight finish and are
+recorded). The lock serialises the advances of one run: two branches finishing together
+start their join once. An advance is idempotent, so a worker that dies between recording its
+step and advancing is followed by the next claim of its job, which finds the step settled
+(it is not run again) and advances.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from django_automate import exceptions
+from django_automate.models import ExecutionRun, JobKind, JobStatus, OutboxJob, RunStatus, StepRun, StepStatus
+from django_automate.outbox import lease
+from django_automate.outbox.claim import ClaimedJob
+from django_automate.outbox.enqueue import enqueue
+from django_automate.policy import budgets
+from django_automate.runs import states, waits
+from django_automate.runs.context import run_data
+from django_automate.runs.loading import run_to_execute
+from django_automate.runs.steps import Outcome, StepCall, run_step, settled, start_run
+from django_automate.tracing import context
+from django_automate.tracing.logging import log_extra
+from django_automate.workflows import graph
+
+logger = logging.getLogger(__name__)
+
+#: Jobs that still stand for their step: it is started (or about to be) and must not get another.
+LIVE = (JobStatus.READY, JobStatus.CLAIMED)
+
+
+def steps_of(run: ExecutionRun) -> list[dict[str, Any]]:
+    return list(run.workflow_version.definition.get("steps", []))
+
+
+def start(job: ClaimedJob, run: ExecutionRun, *, using: str = "default") -> str:
+    """The run's own job: start the run and the steps that are ready (after a retry, the failed ones again)."""
+    return advance(job, run, using=using)
+
+
+def execute_step(job: ClaimedJob, *, using: str = "default", stopping: threading.Event | None = None) -> str:
+    """Run the job's step (one attempt, or the rest of a sleep), then advance the run; the run's status after."""
+    if job.run_id is None or not job.step_id:
+        raise exceptions.ValidationError("An execute_step job needs a run and a step.", details={"job_id": job.id})
+    run = run_to_execute(job.run_id, using=using)
+    with context.bind(run_id=run.id, event_id=run.event_id, tenant=run.tenant, step_id=job.step_id):
+        if run.status in states.TERMINAL:
+            with transaction.atomic(using=using):
+                lease.complete(job, using=using)
+                # The run ended (failed elsewhere, or cancelled): this step does not start, an open attempt closes.
+                states.close_open_attempts(run, using=using, error=states.ENDED_ATTEMPT, step_id=job.step_id)
+            return str(run.status)
+        steps = steps_of(run)
+        index = next((n for n, step in enumerate(steps) if step.get("id") == job.step_id), None)
+        if index is None:  # a version is immutable: only a hand-written job can name another step
+            error = {"code": "unknown_step", "message": f"The run's workflow version has no step {job.step_id!r}."}
+            with transaction.atomic(using=using):
+                lease.dead_letter(job, error, using=using)
+            return str(run.status)
+        history = _history(run, using)
+        data = run_data(run)
+        data["steps"].update(finished_outputs(steps, history))
+        step = steps[index]
+        call = StepCall(
+            job=job,
+            run=run,
+            index=index,
+            step=step,
+            data=data,
+            using=using,
+            history=history.get(job.step_id, []),
+            budgets=budgets.load(run, using=using),
+        )
+        outcome = waits.run_sleep(call) if waits.is_sleep(step) else (settled(call) or run_step(call))
+        if call.finished is not None:
+            return call.finished
+        if outcome in (Outcome.RETRY_SCHEDULED, Outcome.WAITING):
+            return str(run.status)
+        return advance(job, run, using=using)
+
+
+def _history(run: ExecutionRun, using: str) -> dict[str, list[StepRun]]:
+    history: dict[str, list[StepRun]] = {}
+    for attempt in StepRun.objects.using(using).filter(run=run).order_by("step_index", "attempt"):
+        history.setdefault(attempt.step_id, []).append(attempt)
+    return history
+
+
+def finished_outputs(steps: list[dict[str, Any]], history: dict[str, list[StepRun]]) -> dict[str, dict[str, Any]]:
+    """What later steps read of each finished step: ``{"status", "output"}`` (and ``error`` for a failed one)."""
+    outputs: dict[str, dict[str, Any]] = {}
+    for step in steps:
+        attempts = history.get(str(step.get("id")), [])
+        if not attempts:
+            continue
+        last = attempts[-1]
+        if last.status == StepStatus.SUCCEEDED:
+            outputs[last.step_id] = {"status": "succeeded", "output": last.output}
+        elif last.status == StepStatus.SKIPPED:
+            outputs[last.step_id] = {"status": "skipped", "output": None}
+        elif last.status == StepStatus.FAILED:
+            outputs[last.step_id] = {"status": "failed", "output": None, "error": last.error}
+    return outputs
+
+
+def _last_statuses(run: ExecutionRun, using: str) -> dict[str, tuple[str, Any]]:
+    """Each step id -> (status, error) of its last attempt."""
+    last: dict[str, tuple[str, Any]] = {}
+    rows = StepRun.objects.using(using).filter(run=run.pk).order_by("step_index", "attempt")
+    for step_id, status, error in rows.values_list("step_id", "status", "error"):
+        last[step_id] = (status, error)
+    return last
+
+
+def advance(job: ClaimedJob, run: ExecutionRun, *, using: str = "default") -> str:
+    """Under a lock on the run: start the ready steps, or end the run; complete ``job``. The run's status after."""
+    with transaction.atomic(using=using):
+        # The lock comes first: what this transaction reads next includes every advance committed before it.
+        status = ExecutionRun.objects.using(using).select_for_update().values_list("status", flat=True).get(pk=run.pk)
+        run.status = status
+        if status in states.TERMINAL:
+            lease.complete(job, using=using)
+            return str(status)
+        steps = steps_of(run)
+        by_id = {str(step["id"]): step for step in steps}
+        last = _last_statuses(run, using)
+        failing = [
+            step_id
+            for step_id, (step_status, _) in last.items()
+            if step_status == StepStatus.FAILED and by_id.get(step_id, {}).get("on_failure", "fail_run") == "fail_run"
+        ]
+        jobs = OutboxJob.objects.using(using).filter(run=run.pk, kind=JobKind.EXECUTE_STEP)
+        live = set(jobs.filter(status__in=LIVE).exclude(id=job.id).values_list("step_id", flat=True))
+        if failing and job.kind == JobKind.EXECUTE_STEP and job.step_id in failing:
+            return _fail(job, run, job.step_id, last[job.step_id][1], using)
+        finished = {
+            step_id
+            for step_id, (step_status, _) in last.items()
+            if step_status in (StepStatus.SUCCEEDED, StepStatus.SKIPPED)
+            or (step_status == StepStatus.FAILED and step_id not in failing)
+        }
+        if len(finished) == len(steps):
+            final = _end(job, run, RunStatus.SUCCEEDED, using)
+            if final == RunStatus.SUCCEEDED:
+                logger.info("Run %s succeeded", run.id, extra=log_extra("run_succeeded"))
+            return final
+        start_run(run, using=using)
+        # A failed step (fail_run) with no job is run again: the run was retried from it.
+        for step_id in graph.ready(graph.needs_of(steps), finished, live):
+            enqueue(
+                JobKind.EXECUTE_STEP,
+                run=run,
+                step_id=step_id,
+                tenant=run.tenant,
+                trace_id=run.trace_id,
+                using=using,
+            )
+        lease.complete(job, using=using)
+        return str(run.status)
+
+
+def _fail(job: ClaimedJob, run: ExecutionRun, step_id: str, error: Any, using: str) -> str:
+    """Inside the advance: the run fails for ``step_id``; steps not started are cancelled, this job dead-lettered."""
+    run_error = {"step_id": step_id, **(error or {})}
+    states.transition(run, RunStatus.FAILED, using=using, error=run_error)
+    now = timezone.now()
+    waiting = OutboxJob.objects.using(using).filter(run=run.pk, kind=JobKind.EXECUTE_STEP, status=JobStatus.READY)
+    cancelled = list(waiting.exclude(id=job.id).values_list("id", "step_id"))
+    OutboxJob.objects.using(using).filter(id__in=[pk for pk, _ in cancelled]).update(
+        status=JobStatus.CANCELLED, finished_at=now, updated_at=now
+    )
+    for _, step_id in cancelled:  # a sleep or a retry that will not come: its attempt closes now
+        states.close_open_attempts(run, using=using, error=states.ENDED_ATTEMPT, step_id=step_id)
+    lease.dead_letter(job, run_error, using=using)
+    logger.info("Run %s failed", run.id, extra=log_extra("run_failed"))
+    return RunStatus.FAILED
+
+
+def _end(job: ClaimedJob, run: ExecutionRun, status: str, using: str) -> str:
+    try:
+        states.transition(run, status, using=using)
+    except exceptions.IllegalTransition:
+        lease.complete(job, using=using)
+        return RunStatus.CANCELLED
+    lease.complete(job, using=using)
+    return status
