@@ -12,7 +12,7 @@ from django.test.utils import CaptureQueriesContext
 import django_automate
 from django_automate.models import Event, EventStatus, ExecutionRun, JobKind, JobStatus, OutboxJob, RunStatus
 from django_automate.outbox.claim import claim
-from django_automate.rules.routing import Handoff
+from django_automate.runs.routing import Handoff
 from django_automate.worker.handlers import process, route_together
 from django_automate.worker.loop import Worker
 

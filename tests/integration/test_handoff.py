@@ -14,7 +14,7 @@ import django_automate
 from django_automate import exceptions
 from django_automate.models import ExecutionRun, JobKind, JobStatus, OutboxJob, RunStatus, StepRun
 from django_automate.outbox.claim import claim_one, recover_expired
-from django_automate.rules.routing import Handoff, route_event
+from django_automate.runs.routing import Handoff, route_event
 from django_automate.worker.loop import Worker
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -58,7 +58,7 @@ def test_expired_lease_is_recovered_and_the_old_holder_is_fenced_out():
 
 def test_routing_by_a_worker_that_lost_its_lease_creates_nothing(workflow_factory, rule_factory):
     from django_automate.models import Event, ExecutionRun
-    from django_automate.rules.routing import route_event
+    from django_automate.runs.routing import route_event
 
     rule_factory(workflow_factory())
     django_automate.emit("order.created", {})
@@ -107,7 +107,7 @@ def test_concurrent_claimers_never_share_a_job():
 def test_a_job_that_keeps_crashing_is_dead_lettered_instead_of_looping(
     workflow_factory, rule_factory, monkeypatch, settings
 ):
-    from django_automate.rules import routing
+    from django_automate.runs import routing
     from django_automate.worker.loop import Worker
 
     def crash(*args, **kwargs):

@@ -61,7 +61,7 @@ def test_only_failed_runs_can_be_retried(failed_run, run_worker):
 
 def test_cancel_stops_a_pending_run_and_its_job(workflow_factory, rule_factory, run_worker):
     from django_automate.outbox.claim import claim_one
-    from django_automate.rules.routing import route_event
+    from django_automate.runs.routing import route_event
 
     rule_factory(workflow_factory())
     django_automate.emit("order.created", {})

@@ -12,6 +12,7 @@ from django.utils import timezone
 from django_automate import conf
 from django_automate.internal import sql
 from django_automate.models import JobKind, JobStatus, OutboxJob
+from django_automate.outbox import handoff
 from django_automate.outbox.claim import ClaimedJob
 from django_automate.outbox.notify import LATER_PAYLOAD, notify
 
@@ -48,9 +49,7 @@ def enqueue(
     notify(using, queue if job.available_at <= timezone.now() else LATER_PAYLOAD)
     backend = conf.execution_backend()
     if backend != "database":
-        from django_automate.worker import backends
-
-        transaction.on_commit(lambda: backends.dispatch(job.pk, backend=backend, using=using), using=using)
+        transaction.on_commit(lambda: handoff.after_commit(job.pk, backend=backend, using=using), using=using)
     return job
 
 

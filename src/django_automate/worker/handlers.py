@@ -14,12 +14,14 @@ from django_automate import conf, exceptions
 from django_automate.models import JobKind
 from django_automate.outbox import lease, retry
 from django_automate.outbox.claim import ClaimedJob
+from django_automate.runs.executor import execute_run, give_up
+from django_automate.runs.graph import execute_step
+from django_automate.runs.routing import Handoff, route_event, route_events
 from django_automate.tracing import context
 from django_automate.tracing.logging import log_extra
 
 if TYPE_CHECKING:
     from django_automate.models import ExecutionRun
-    from django_automate.rules.routing import Handoff
 
 logger = logging.getLogger(__name__)
 
@@ -35,12 +37,8 @@ def process(
     """Run a claimed job. A lost lease discards the work; other failures reschedule it with a backoff.
 
     With ``handoff``, routing gives the worker one run it creates (see
-    :class:`~django_automate.rules.routing.Handoff`); ``run`` is that run, loaded, for its job.
+    :class:`~django_automate.runs.routing.Handoff`); ``run`` is that run, loaded, for its job.
     """
-    from django_automate.rules.routing import route_event
-    from django_automate.runs.executor import execute_run
-    from django_automate.runs.graph import execute_step
-
     with context.bind(trace_id=job.trace_id, job_id=job.id, tenant=job.tenant):
         try:
             if job.kind == JobKind.ROUTE_EVENT:
@@ -66,8 +64,6 @@ def _crashed(job: ClaimedJob, exc: Exception, using: str) -> None:
     A run's job dead-lettered this way fails its run, which can then be retried like any failed run.
     If the database is gone, nothing can be written: the lease expires and the job is recovered.
     """
-    from django_automate.runs.executor import give_up
-
     try:
         crashes = lease.crashes(job, using=using) + 1
         cause = f"{exc.__class__.__name__}: {(str(exc).splitlines() or [''])[0]}"[:300]
@@ -95,8 +91,6 @@ def route_together(
     failed (a lost lease, a conflict, a bug or bad data in one event): one at a time, each
     gets its own outcome (retried, dead-lettered or discarded) instead of sharing another's.
     """
-    from django_automate.rules.routing import route_events
-
     try:
         routed = set(route_events(jobs, using=using, handoff=handoff))
     except Exception:

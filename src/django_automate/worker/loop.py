@@ -21,8 +21,8 @@ from django_automate import conf
 from django_automate.internal.outage import close_quietly, is_lock_conflict
 from django_automate.models import WorkerHeartbeat
 from django_automate.outbox.claim import claim, next_due, recover_expired
-from django_automate.rules.routing import RUN_QUEUE, Handoff
 from django_automate.runs.deadline import stop_runner
+from django_automate.runs.routing import RUN_QUEUE, Handoff
 from django_automate.tracing.logging import log_extra
 from django_automate.worker.handlers import process, route_together
 from django_automate.worker.heartbeat import LeaseHeartbeat
