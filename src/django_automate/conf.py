@@ -306,12 +306,17 @@ def get_user_settings() -> dict[str, Any]:
 
 
 # Secrets across tenants and the size of a step's input (docs/settings.md).
-DEFAULTS.update({"SHARED_SECRETS": [], "MAX_STEP_INPUT_BYTES": 1024 * 1024})
+DEFAULTS.update({"SHARED_SECRETS": [], "MAX_STEP_INPUT_BYTES": 1024 * 1024, "MAX_ITEMS": 1000})
 
 
 def shared_secrets() -> frozenset[str]:
     """Names of the operator's secrets that tenant runs may use (none by default)."""
     return frozenset(str(name) for name in get("SHARED_SECRETS") or [])
+
+
+def max_items() -> int:
+    """The most items a ``for_each`` step runs; a longer list fails the step with ``validation_error``."""
+    return max(0, int(get("MAX_ITEMS")))
 
 
 def max_step_input_bytes() -> int:

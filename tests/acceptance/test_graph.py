@@ -32,11 +32,19 @@ def call(step_id: str, url: str, needs: list[str], **extra: object) -> dict:
 
 
 def by_step(requests: list[dict]) -> dict[tuple[str, str], list[dict]]:
+    """The requests by (run, step), an item's step being ``<step>:<index>``."""
     seen: dict[tuple[str, str], list[dict]] = {}
     for request in requests:
         body = json.loads(request["body"])
-        seen.setdefault((body["run"], body["step"]), []).append(request)
+        step = body["step"] if "index" not in body else f"{body['step']}:{body['index']}"
+        seen.setdefault((body["run"], step), []).append(request)
     return seen
+
+
+def per_item(step_id: str, url: str, needs: list[str], **extra: object) -> dict:
+    step = call(step_id, url, needs, for_each="{{ event.payload.items }}", **extra)
+    step["with"]["json"]["index"] = "{{ item_index }}"
+    return step
 
 
 @pytest.mark.skipif(connection.vendor == "sqlite", reason="one SQLite file has one writer: the workers take turns")
@@ -87,12 +95,14 @@ def test_sigkills_during_branches_lose_nothing_and_start_no_step_before_its_need
         call("b", url, ["a"], **retry),
         call("c", url, ["a"], **retry),
         call("e", url, ["a"], **retry),
-        call("d", url, ["b", "c", "e"], **retry),
+        per_item("f", url, ["a"], max_parallel=2, **retry),
+        call("d", url, ["b", "c", "e", "f"], **retry),
     ]
+    items = 4
     needs = {step["id"]: step["needs"] for step in steps}
     rule_factory(workflow_factory(steps=steps))
     for n in range(runs):
-        django_automate.emit("order.created", {"n": n})
+        django_automate.emit("order.created", {"n": n, "items": list(range(items))})
     procs = [start_worker(AUTOMATE_TEST_LEASE_SECONDS=LEASE) for _ in range(workers)]
     rng = random.Random(20261207)
     killed = 0
@@ -110,19 +120,50 @@ def test_sigkills_during_branches_lose_nothing_and_start_no_step_before_its_need
     calls = by_step(http_sink.requests)
     for run in ExecutionRun.objects.all():
         run_id = str(run.id)
+        succeeded = {s.step_id: s for s in StepRun.objects.filter(run=run, status="succeeded")}
         for step_id, needed in needs.items():
-            seen = calls[(run_id, step_id)]
-            # Each (run, step) side effect reaches the server under one key, however often it was sent.
-            assert {r["headers"]["idempotency-key"] for r in seen} == {f"{run_id}:{step_id}"}
-            # Nothing started before its needs: every request of a step came after a successful answer to each need.
-            succeeded = {s.step_id: s for s in StepRun.objects.filter(run=run, status="succeeded")}
+            targets = [f"{step_id}:{i}" for i in range(items)] if step_id == "f" else [step_id]
+            for target in targets:
+                seen = calls[(run_id, target)]
+                # Each (run, step, item) side effect reaches the server under one key, however often it was sent.
+                assert {r["headers"]["idempotency-key"] for r in seen} == {f"{run_id}:{target}"}
+                # Nothing started before its needs: every request came after a successful answer to each need.
+                first = min(r["arrived_at"] for r in seen)
+                for need in needed:
+                    parts = [f"f:{i}" for i in range(items)] if need == "f" else [need]
+                    answered = max(min(r["answered_at"] for r in calls[(run_id, part)]) for part in parts)
+                    assert first >= answered
             for need in needed:
                 assert succeeded[step_id].started_at >= succeeded[need].finished_at
-            first = min(r["arrived_at"] for r in seen)
-            for need in needed:
-                assert first >= min(r["answered_at"] for r in calls[(run_id, need)])
+        assert succeeded["f"].output is not None and len(succeeded["f"].output) == items
     for proc in procs:
         proc.send_signal(signal.SIGTERM)
     for proc in procs:
         assert proc.exit_after_sigterm() == 0, proc.output()[-3000:]
-    print(f"{runs} graph runs, {killed} SIGKILLs, {len(http_sink.requests)} requests for {runs * len(steps)} steps")
+    sent = runs * (len(steps) - 1 + items)
+    print(f"{runs} graph runs, {killed} SIGKILLs, {len(http_sink.requests)} requests for {sent} steps and items")
+
+
+@pytest.mark.skipif(connection.vendor == "sqlite", reason="one SQLite file has one writer: the workers take turns")
+def test_for_each_over_200_items_keeps_5_in_flight_and_calls_each_item_once_with_its_key(
+    workflow_factory, rule_factory, http_sink, start_worker
+):
+    http_sink.delay_seconds = 0.05
+    rule_factory(workflow_factory(steps=[per_item("each", http_sink.url, [], max_parallel=5)]))
+    workers = [start_worker("--concurrency", "4", AUTOMATE_TEST_LEASE_SECONDS="10") for _ in range(2)]
+    wait_ready(*workers)
+    django_automate.emit("order.created", {"items": list(range(200))})
+    wait_for(lambda: ExecutionRun.objects.filter(status="succeeded").exists(), 180, "the items to finish", *workers)
+    run_id = str(ExecutionRun.objects.get().id)
+    calls = by_step(http_sink.requests)
+    assert sorted(calls) == sorted((run_id, f"each:{i}") for i in range(200))
+    for (_, target), seen in calls.items():
+        assert len(seen) == 1 and seen[0]["headers"]["idempotency-key"] == f"{run_id}:{target}"
+    windows = [(r["arrived_at"], r["answered_at"]) for r in http_sink.requests]
+    in_flight = max(sum(1 for a, b in windows if a <= start < b) for start, _ in windows)
+    assert in_flight <= 5
+    for worker in workers:
+        worker.send_signal(signal.SIGTERM)
+    for worker in workers:
+        assert worker.exit_after_sigterm() == 0, worker.output()[-3000:]
+    print(f"200 items, at most {in_flight} in flight at the server (max_parallel 5)")

@@ -38,7 +38,12 @@ class OutboxJob(models.Model):
     run = models.ForeignKey(
         "automate.ExecutionRun", null=True, blank=True, on_delete=models.CASCADE, related_name="jobs"
     )
-    step_id = models.CharField(max_length=64, blank=True, default="", help_text="The step an execute_step job runs.")
+    step_id = models.CharField(
+        max_length=72,
+        blank=True,
+        default="",
+        help_text="The step (or for_each item, id[index]) an execute_step job runs.",
+    )
     attempts = models.PositiveIntegerField(default=0, help_text="Number of claims so far.")
     available_at = models.DateTimeField()
     lease_token = models.UUIDField(null=True, blank=True)

@@ -75,7 +75,8 @@ class StepRun(models.Model):
     id = uuid_pk()
     tenant = tenant_field()
     run = models.ForeignKey(ExecutionRun, on_delete=models.CASCADE, related_name="steps")
-    step_id = models.CharField(max_length=64)
+    #: The step's id; an item of a ``for_each`` step is ``<id>[<index>]``.
+    step_id = models.CharField(max_length=72)
     step_index = models.PositiveIntegerField()
     attempt = models.PositiveIntegerField(default=1)
     connector = models.CharField(max_length=64)

@@ -28,7 +28,7 @@ from django_automate.outbox import lease
 from django_automate.outbox.claim import ClaimedJob
 from django_automate.outbox.enqueue import enqueue
 from django_automate.policy import budgets
-from django_automate.runs import states, waits
+from django_automate.runs import items, states, waits
 from django_automate.runs.context import run_data
 from django_automate.runs.loading import run_to_execute
 from django_automate.runs.steps import Outcome, StepCall, run_step, settled, start_run
@@ -64,8 +64,11 @@ def execute_step(job: ClaimedJob, *, using: str = "default", stopping: threading
                 states.close_open_attempts(run, using=using, error=states.ENDED_ATTEMPT, step_id=job.step_id)
             return str(run.status)
         steps = steps_of(run)
-        index = next((n for n, step in enumerate(steps) if step.get("id") == job.step_id), None)
-        if index is None:  # a version is immutable: only a hand-written job can name another step
+        item = items.parse(job.step_id)
+        step_id = item[0] if item else job.step_id
+        index = next((n for n, step in enumerate(steps) if step.get("id") == step_id), None)
+        if index is None or (item is not None and "for_each" not in steps[index]):
+            # A version is immutable: only a hand-written job can name another step.
             error = {"code": "unknown_step", "message": f"The run's workflow version has no step {job.step_id!r}."}
             with transaction.atomic(using=using):
                 lease.dead_letter(job, error, using=using)
@@ -81,15 +84,40 @@ def execute_step(job: ClaimedJob, *, using: str = "default", stopping: threading
             step=step,
             data=data,
             using=using,
-            history=history.get(job.step_id, []),
+            history=history.get(step_id, []),
             budgets=budgets.load(run, using=using),
         )
-        outcome = waits.run_sleep(call) if waits.is_sleep(step) else (settled(call) or run_step(call))
+        if item is not None:
+            return _run_item(call, item[1], history.get(job.step_id, []))
+        if "for_each" in step:
+            outcome = items.expand(call)
+        elif waits.is_sleep(step):
+            outcome = waits.run_sleep(call)
+        else:
+            outcome = settled(call) or run_step(call)
         if call.finished is not None:
             return call.finished
         if outcome in (Outcome.RETRY_SCHEDULED, Outcome.WAITING):
             return str(run.status)
         return advance(job, run, using=using)
+
+
+def _run_item(call: StepCall, index: int, history: list[StepRun]) -> str:
+    """One item of a ``for_each`` step: an attempt like any step's, then more items or the step's end."""
+    try:
+        values = items.render_items(call.step, call.data)
+    except exceptions.AutomateError:
+        values = []  # the list rendered before (its inputs are settled): only a changed setting gets here
+    if index >= len(values):
+        error = {"code": "unknown_step", "message": f"Step {call.step_id!r} has no item {index}."}
+        with transaction.atomic(using=call.using):
+            lease.dead_letter(call.job, error, using=call.using)
+        return str(call.run.status)
+    item = items.item_call(call, index, values[index], history)
+    outcome = settled(item) or run_step(item)
+    if outcome is Outcome.RETRY_SCHEDULED:
+        return str(call.run.status)
+    return advance(call.job, call.run, using=call.using)
 
 
 def _history(run: ExecutionRun, using: str) -> dict[str, list[StepRun]]:
@@ -136,16 +164,21 @@ def advance(job: ClaimedJob, run: ExecutionRun, *, using: str = "default") -> st
             return str(status)
         steps = steps_of(run)
         by_id = {str(step["id"]): step for step in steps}
-        last = _last_statuses(run, using)
+        item = items.parse(job.step_id)
+        step_id = item[0] if item else job.step_id
+        if item is not None and not items.after_item(job, run, by_id[step_id], using):
+            return str(run.status)  # more items to go: the job completed there
+        # Item attempts (``id[index]``) are not steps of the graph: their step's own attempt speaks for them.
+        last = {sid: value for sid, value in _last_statuses(run, using).items() if sid in by_id}
         failing = [
-            step_id
-            for step_id, (step_status, _) in last.items()
-            if step_status == StepStatus.FAILED and by_id.get(step_id, {}).get("on_failure", "fail_run") == "fail_run"
+            sid
+            for sid, (step_status, _) in last.items()
+            if step_status == StepStatus.FAILED and by_id[sid].get("on_failure", "fail_run") == "fail_run"
         ]
         jobs = OutboxJob.objects.using(using).filter(run=run.pk, kind=JobKind.EXECUTE_STEP)
         live = set(jobs.filter(status__in=LIVE).exclude(id=job.id).values_list("step_id", flat=True))
-        if failing and job.kind == JobKind.EXECUTE_STEP and job.step_id in failing:
-            return _fail(job, run, job.step_id, last[job.step_id][1], using)
+        if failing and job.kind == JobKind.EXECUTE_STEP and step_id in failing:
+            return _fail(job, run, step_id, last[step_id][1], using)
         finished = {
             step_id
             for step_id, (step_status, _) in last.items()
@@ -177,13 +210,18 @@ def _fail(job: ClaimedJob, run: ExecutionRun, step_id: str, error: Any, using: s
     run_error = {"step_id": step_id, **(error or {})}
     states.transition(run, RunStatus.FAILED, using=using, error=run_error)
     now = timezone.now()
-    waiting = OutboxJob.objects.using(using).filter(run=run.pk, kind=JobKind.EXECUTE_STEP, status=JobStatus.READY)
-    cancelled = list(waiting.exclude(id=job.id).values_list("id", "step_id"))
-    OutboxJob.objects.using(using).filter(id__in=[pk for pk, _ in cancelled]).update(
-        status=JobStatus.CANCELLED, finished_at=now, updated_at=now
+    jobs = OutboxJob.objects.using(using).filter(run=run.pk, kind=JobKind.EXECUTE_STEP).exclude(id=job.id)
+    jobs.filter(status=JobStatus.READY).update(status=JobStatus.CANCELLED, finished_at=now, updated_at=now)
+    # A sleep, a retry that will not come, a for_each step whose items stop: their attempts close now.
+    # Attempts whose job another worker holds are closed by that worker when it sees the run ended.
+    held = set(jobs.filter(status=JobStatus.CLAIMED).values_list("step_id", flat=True))
+    open_steps = (
+        StepRun.objects.using(using)
+        .filter(run=run.pk, status__in=(StepStatus.RUNNING, StepStatus.RETRYING))
+        .values_list("step_id", flat=True)
     )
-    for _, step_id in cancelled:  # a sleep or a retry that will not come: its attempt closes now
-        states.close_open_attempts(run, using=using, error=states.ENDED_ATTEMPT, step_id=step_id)
+    for open_step in set(open_steps) - held - {job.step_id}:
+        states.close_open_attempts(run, using=using, error=states.ENDED_ATTEMPT, step_id=open_step)
     lease.dead_letter(job, run_error, using=using)
     logger.info("Run %s failed", run.id, extra=log_extra("run_failed"))
     return RunStatus.FAILED

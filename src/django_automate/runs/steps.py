@@ -61,10 +61,16 @@ class StepCall:
     finished: str | None = None
     #: The budgets the executor loaded for this job (``budgets.load``); None queries them per check.
     budgets: list[Budget] | None = None
+    #: The idempotency key of the attempts, when not ``<run_id>:<step_id>`` (an item: ``<run_id>:<step_id>:<index>``).
+    key: str = ""
 
     @property
     def step_id(self) -> str:
         return str(self.step["id"])
+
+    @property
+    def idempotency_key(self) -> str:
+        return self.key or f"{self.run.id}:{self.step_id}"
 
 
 def settled(call: StepCall) -> Outcome | None:
@@ -128,7 +134,7 @@ def new_attempt(call: StepCall, attempt: int, status: str, **values: Any) -> Ste
         connector=str(call.step.get("connector", "")),
         action=str(call.step.get("action", "sleep" if "sleep" in call.step else "")),
         status=status,
-        idempotency_key=f"{call.run.id}:{call.step_id}",
+        idempotency_key=call.idempotency_key,
         trace_id=call.run.trace_id,
         started_at=now,
         finished_at=None if status == StepStatus.RUNNING else now,

@@ -8,6 +8,7 @@ JSON Logic are valid and only read data that exists when the step runs.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import math
 import re
@@ -22,6 +23,8 @@ from django_automate.workflows import schema as definition_schema
 from django_automate.workflows.references import Problem, StepScope, check_logic, check_template_value, join
 
 STEP_ID = re.compile(definition_schema.STEP_ID_PATTERN)
+#: What the ``with`` and ``if`` of a ``for_each`` step read besides the run data.
+ITEM_ROOTS = frozenset({"item", "item_index"})
 MAX_DEPTH = 64
 MAX_VALUES = 100_000
 
@@ -132,6 +135,10 @@ def _validate_step(
 
             for entry in step_problems(connector, action, step.get("with", {}), path):
                 problem(entry["path"], entry["message"])
+    if "for_each" in step:
+        if isinstance(step["for_each"], (str, dict)):
+            check_template_value(step["for_each"], f"{path}.for_each", scope, problem)
+        scope = dataclasses.replace(scope, extra_roots=ITEM_ROOTS)  # with and if read the item
     if isinstance(step.get("with"), dict):
         check_template_value(step["with"], f"{path}.with", scope, problem)
     if "if" in step:
@@ -233,6 +240,9 @@ def _schema_message(error: SchemaError) -> str:
     }
     if field == "sleep" and kind in ("minProperties", "maxProperties"):
         return "sleep takes exactly one of seconds or until."
+    if kind == "dependentRequired" and isinstance(rule, dict):
+        present = [key for key in rule if isinstance(error.instance, dict) and key in error.instance]
+        return "; ".join(f"{key} needs {' and '.join(rule[key])}." for key in present) or str(error.message)
     return texts.get(str(kind)) or f"{field} is not valid ({kind})."
 
 

@@ -3,7 +3,8 @@
 A step's ``needs`` lists the steps it waits for; ``needs: []`` starts with the run. A step
 without ``needs`` needs the step listed before it (none for the first), so a definition
 without any ``needs`` is the chain it always was. A definition is a *graph* when one of its
-steps says ``needs``: its ready steps then run in parallel, each as its own job.
+steps says ``needs`` or ``for_each``: its ready steps (and items) then run in parallel, each as
+its own job.
 """
 
 from __future__ import annotations
@@ -13,9 +14,11 @@ from typing import Any
 
 
 def is_graph(definition: Mapping[str, Any]) -> bool:
-    """Whether any step of ``definition`` declares ``needs`` (its steps run as a graph, not in order)."""
+    """Whether a step of ``definition`` declares ``needs`` or ``for_each`` (its steps run as a graph of jobs)."""
     steps = definition.get("steps")
-    return isinstance(steps, list) and any(isinstance(step, dict) and "needs" in step for step in steps)
+    return isinstance(steps, list) and any(
+        isinstance(step, dict) and ("needs" in step or "for_each" in step) for step in steps
+    )
 
 
 def needs_of(steps: Sequence[Mapping[str, Any]]) -> dict[str, list[str]]:

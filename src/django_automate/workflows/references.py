@@ -41,12 +41,16 @@ class StepScope:
     later: frozenset[str]
     #: In a graph, ``earlier`` is the step's ancestors and ``later`` every other step.
     graph: bool = False
+    #: Data roots this step reads besides the run's (``item``, ``item_index`` in a ``for_each`` step).
+    extra_roots: frozenset[str] = frozenset()
 
     def check(self, parts: list[str], path: str, problem: Problem) -> None:
         """Report a data path (split on dots) this step cannot read."""
         if not parts or parts == [""]:
             return
         root = parts[0]
+        if root in self.extra_roots:
+            return
         if root not in ROOTS:
             problem(path, f"Unknown data root {root!r}; use one of {', '.join(sorted(ROOTS))}.")
         elif root == "steps" and len(parts) > 1:

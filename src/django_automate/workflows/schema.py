@@ -18,7 +18,9 @@ MAX_RETRY_SECONDS = 86400
 #: The longest ``sleep.seconds``: 366 days. ``sleep.until`` is not capped.
 MAX_SLEEP_SECONDS = 366 * 86400
 #: Keys a ``sleep`` step cannot have: it calls no connector.
-NOT_IN_SLEEP = ("connector", "action", "with", "retry", "timeout_seconds")
+NOT_IN_SLEEP = ("connector", "action", "with", "retry", "timeout_seconds", "for_each", "max_parallel")
+#: The most items of a ``for_each`` step in flight at once.
+MAX_PARALLEL = 100
 
 _DEFINITION: dict[str, Any] = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
@@ -53,6 +55,16 @@ _DEFINITION: dict[str, Any] = {
                 "timeout_seconds": {"type": "number", "exclusiveMinimum": 0, "maximum": MAX_TIMEOUT_SECONDS},
                 "on_failure": {"enum": ["fail_run", "continue"]},
                 "sleep": {"$ref": "#/$defs/sleep"},
+                "for_each": {
+                    "description": 'A list to run the step for, item by item: a template ("{{ steps.a.output.lines }}")'
+                    ' or {"$logic": …}. {{ item }} and {{ item_index }} are readable in with and if; the output is'
+                    " the list of the items' outputs, in item order.",
+                    "anyOf": [
+                        {"type": "string", "minLength": 1, "maxLength": 1024},
+                        {"type": "object", "required": ["$logic"], "maxProperties": 1},
+                    ],
+                },
+                "max_parallel": {"type": "integer", "minimum": 1, "maximum": MAX_PARALLEL},
                 "needs": {
                     "type": "array",
                     "items": {"type": "string", "pattern": STEP_ID_PATTERN},
@@ -64,6 +76,7 @@ _DEFINITION: dict[str, Any] = {
             },
             "required": ["id"],
             "additionalProperties": False,
+            "dependentRequired": {"max_parallel": ["for_each"]},
             # A step calls a connector, or it is a sleep (which has none of the connector's keys).
             "if": {"required": ["sleep"]},
             "then": {"properties": {key: {"not": {}} for key in NOT_IN_SLEEP}},
