@@ -44,6 +44,11 @@ def test_demo_prints_a_succeeded_timeline_with_one_trace_id(tmp_path):
     assert re.search(r"run\s+demo-fulfilment\s+succeeded", out)
     assert re.search(r"step log_order \(log.write\)\s+succeeded", out)
     assert re.search(r"step notify_fulfilment \(http.request\)\s+succeeded", out)
+    # The workflow is a graph: two branches after log_order (one of them per order line), then a join.
+    assert re.search(r"step reserve_lines\[0\] \(log.write\)\s+succeeded", out)
+    assert re.search(r"step reserve_lines\[1\] \(log.write\)\s+succeeded", out)
+    assert re.search(r"step reserve_lines \(log.write\)\s+succeeded", out)
+    assert re.search(r"step summary \(log.write\)\s+succeeded", out)
 
 
 def test_running_the_demo_again_reuses_its_workflow_version(tmp_path):

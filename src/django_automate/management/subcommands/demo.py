@@ -43,6 +43,7 @@ def definition(fulfilment_url: str) -> dict[str, Any]:
             },
             {
                 "id": "notify_fulfilment",
+                "needs": ["log_order"],
                 "connector": "http",
                 "action": "request",
                 "if": {"==": [{"var": "event.payload.status"}, "paid"]},
@@ -58,6 +59,27 @@ def definition(fulfilment_url: str) -> dict[str, Any]:
                 },
                 "retry": {"max_attempts": 3, "initial_seconds": 0.2, "max_seconds": 2},
                 "timeout_seconds": 10,
+            },
+            {
+                # Beside notify_fulfilment: one attempt per order line, two at a time.
+                "id": "reserve_lines",
+                "needs": ["log_order"],
+                "for_each": "{{ event.payload.lines }}",
+                "max_parallel": 2,
+                "connector": "log",
+                "action": "write",
+                "with": {"message": "Reserve {{ item.quantity }} x {{ item.sku }} (line {{ item_index }})"},
+            },
+            {
+                # The join: after both branches.
+                "id": "summary",
+                "needs": ["notify_fulfilment", "reserve_lines"],
+                "connector": "log",
+                "action": "write",
+                "with": {
+                    "message": "Order {{ event.payload.id }}: fulfilment {{ steps.notify_fulfilment.status }},"
+                    " lines {{ steps.reserve_lines.status }}"
+                },
             },
         ]
     }
@@ -92,7 +114,8 @@ def setup(fulfilment_url: str) -> WebhookEndpoint:
 
 
 def sample_body() -> bytes:
-    order = {"event": "created", "id": uuid.uuid4().hex[:8], "total": 42.5, "status": "paid"}
+    lines = [{"sku": "TEA-100", "quantity": 2}, {"sku": "MUG-7", "quantity": 1}]
+    order = {"event": "created", "id": uuid.uuid4().hex[:8], "total": 42.5, "status": "paid", "lines": lines}
     return json.dumps(order).encode()
 
 
