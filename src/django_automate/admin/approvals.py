@@ -14,6 +14,7 @@ from typing import Any
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseBase, HttpResponseNotAllowed, HttpResponseRedirect
+from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
@@ -38,7 +39,10 @@ class ApprovalActionsMixin:
     ) -> HttpResponse:
         token = _request.set(request)
         try:
-            return super().change_view(request, object_id, form_url, extra_context)  # type: ignore[misc]
+            response: HttpResponse = super().change_view(request, object_id, form_url, extra_context)  # type: ignore[misc]
+            if isinstance(response, TemplateResponse):
+                response.render()  # the read-only fields are rendered now, while the request is known
+            return response
         finally:
             _request.reset(token)
 
