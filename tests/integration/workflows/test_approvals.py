@@ -125,29 +125,25 @@ def test_the_permission_the_step_names_is_the_one_checked(waiting):
     assert decide(client("replay_event", tenant="acme"), run, {"decision": "approve"}).status_code == 200
 
 
-@pytest.mark.parametrize(
-    ("path", "body", "status", "code"),
-    [
-        ("runs/00000000-0000-0000-0000-000000000000/approvals/ok/", {"decision": "approve"}, 404, "resource_not_found"),
-        ("runs/{run}/approvals/nope/", {"decision": "approve"}, 404, "resource_not_found"),
-        ("runs/{run}/approvals/after/", {"decision": "approve"}, 404, "resource_not_found"),
-        ("runs/{run}/approvals/ok/", {"decision": "maybe"}, 400, "validation_error"),
-        ("runs/{run}/approvals/ok/", {}, 400, "validation_error"),
-        ("runs/{run}/approvals/ok/", {"decision": "approve", "comment": "x" * 2001}, 400, "validation_error"),
-        ("runs/{run}/approvals/ok/", [1], 400, "validation_error"),
-    ],
-)
-def test_unknown_runs_steps_and_bad_bodies(waiting, path, body, status, code):
-    run = waiting()
-    response = client("approve_run", tenant="acme").post(path.format(run=run.pk), body)
-    assert response.status_code == status, response.json()
-    assert response.json()["code"] == code
-    assert RunWait.objects.get().decision == ""
+BAD_CALLS = [
+    ("runs/00000000-0000-0000-0000-000000000000/approvals/ok/", {"decision": "approve"}, 404, "resource_not_found"),
+    ("runs/{run}/approvals/nope/", {"decision": "approve"}, 404, "resource_not_found"),
+    ("runs/{run}/approvals/after/", {"decision": "approve"}, 404, "resource_not_found"),
+    ("runs/{run}/approvals/ok/", {"decision": "maybe"}, 400, "validation_error"),
+    ("runs/{run}/approvals/ok/", {}, 400, "validation_error"),
+    ("runs/{run}/approvals/ok/", {"decision": "approve", "comment": "x" * 2001}, 400, "validation_error"),
+    ("runs/{run}/approvals/ok/", [1], 400, "validation_error"),
+]
 
 
-def test_anonymous_callers_get_401(waiting):
+def test_unknown_runs_steps_bad_bodies_and_anonymous_callers_decide_nothing(waiting):
     run = waiting()
+    api = client("approve_run", tenant="acme")
+    for path, body, status, code in BAD_CALLS:
+        response = api.post(path.format(run=run.pk), body)
+        assert (response.status_code, response.json()["code"]) == (status, code), (path, body, response.json())
     assert ApiClient(Client()).post(f"runs/{run.pk}/approvals/ok/", {"decision": "approve"}).status_code == 401
+    assert RunWait.objects.get().decision == "" and not AuditEntry.objects.filter(action__startswith="run.approval")
 
 
 def test_a_rejection_fails_the_step_and_the_run_unless_it_continues(waiting, run_worker):
@@ -280,6 +276,7 @@ def test_the_admin_run_page_decides_with_buttons_shown_only_with_the_permission(
         ({"title": "{{ steps.zz.output }}"}, [("$.steps[0].approval.title", "There is no step 'zz'.")]),
     ],
 )
+@pytest.mark.django_db
 def test_approval_steps_are_validated_with_json_paths(spec, errors):
     problems = definition_problems({"steps": [{"id": "ok", "approval": spec}]})
     found = [(p["path"], p["message"]) for p in problems]
@@ -288,6 +285,7 @@ def test_approval_steps_are_validated_with_json_paths(spec, errors):
         assert expected in message
 
 
+@pytest.mark.django_db
 def test_the_cookbook_approval_gate_is_valid():
     gate = {
         "steps": [

@@ -257,6 +257,7 @@ def test_a_correlation_value_that_cannot_be_rendered_fails_the_step(workflow_fac
         ("x", [("$.steps[0].wait_for", "wait_for must be of type object.")]),
     ],
 )
+@pytest.mark.django_db
 def test_wait_for_steps_are_validated_with_json_paths(wait_for, errors):
     problems = definition_problems({"steps": [{"id": "w", "wait_for": wait_for}]})
     found = [(p["path"], p["message"]) for p in problems]
@@ -265,6 +266,7 @@ def test_wait_for_steps_are_validated_with_json_paths(wait_for, errors):
         assert expected in message
 
 
+@pytest.mark.django_db
 def test_a_wait_for_step_calls_no_connector_and_is_one_kind_of_wait():
     step = paid()
     step.update({"connector": "log", "sleep": {"seconds": 1}})
@@ -273,6 +275,7 @@ def test_a_wait_for_step_calls_no_connector_and_is_one_kind_of_wait():
     assert ("$.steps[0].sleep", "A wait_for step has no sleep.") in found
 
 
+@pytest.mark.django_db
 def test_the_cookbook_reminder_with_cancel_on_payment_is_valid():
     reminder = {
         "steps": [
