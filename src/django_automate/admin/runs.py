@@ -11,6 +11,7 @@ from django.http import HttpRequest
 from django.utils.safestring import SafeString
 
 from django_automate import exceptions
+from django_automate.admin.approvals import ApprovalActionsMixin
 from django_automate.admin.display import ReadOnlyAdminMixin, admin_link, pretty_json, trace_link
 from django_automate.admin.events import actor
 from django_automate.models import ExecutionRun, JobStatus, OutboxJob, RunStatus, StepRun, WorkerHeartbeat
@@ -50,7 +51,7 @@ class StepRunInline(admin.TabularInline):
 
 
 @admin.register(ExecutionRun)
-class ExecutionRunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class ExecutionRunAdmin(ApprovalActionsMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = (
         "id",
         "workflow",
@@ -69,7 +70,7 @@ class ExecutionRunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     actions = ("retry_selected", "cancel_selected")
     inlines = (StepRunInline,)
     exclude = ("error",)
-    readonly_fields = ("error_view", "trace", "step_io")
+    readonly_fields = ("error_view", "trace", "approvals_view", "step_io")
 
     @admin.display(description="version")
     def version(self, obj: ExecutionRun) -> int:

@@ -280,3 +280,10 @@ class AuditPagination(KeysetPagination):
 
     key_fields = ("seq",)
     cursor_format = "audit-cursor"
+
+
+class ApprovalPagination(KeysetPagination):
+    """Pending approvals, newest first; a row is listed once its run waits, which commits with it."""
+
+    key_fields = ("created_at", "id")
+    cursor_format = "approval-cursor"

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.urls import path, re_path
 from rest_framework.routers import SimpleRouter
 
+from django_automate.api.views.approvals import ApprovalDecisionView, ApprovalViewSet
 from django_automate.api.views.catalog import ConnectorDetailView, ConnectorListView, TraceView
 from django_automate.api.views.control import EndpointViewSet, RuleViewSet, ScheduleViewSet
 from django_automate.api.views.docs import ApiRootView, DefinitionSchemaView, SchemaView, docs_view
@@ -25,6 +26,7 @@ router.register("schedules", ScheduleViewSet, basename="schedule")
 router.register("secrets", SecretViewSet, basename="secret")
 router.register("budgets", BudgetViewSet, basename="budget")
 router.register("audit", AuditViewSet, basename="audit")
+router.register("approvals", ApprovalViewSet, basename="approval")
 
 urlpatterns = [
     path("", ApiRootView.as_view(), name="root"),
@@ -34,5 +36,10 @@ urlpatterns = [
     path("connectors/", ConnectorListView.as_view(), name="connector-list"),
     path("connectors/<str:type>/", ConnectorDetailView.as_view(), name="connector-detail"),
     re_path(rf"^traces/(?P<trace_id>{UUID})/$", TraceView.as_view(), name="trace"),
+    re_path(
+        rf"^runs/(?P<pk>{UUID})/approvals/(?P<step_id>[a-z][a-z0-9_]{{0,63}})/$",
+        ApprovalDecisionView.as_view(),
+        name="run-approval-decide",
+    ),
     *router.urls,
 ]

@@ -11,6 +11,7 @@ from django_automate.models.rules import RuleGeneration, RuleSpec
 from django_automate.models.runs import ExecutionRun, RunStatus, StepRun, StepStatus
 from django_automate.models.schedules import Schedule, WorkerHeartbeat
 from django_automate.models.tokens import ApiToken
+from django_automate.models.waits import Decision, RunWait, WaitKind, WaitRoute
 from django_automate.models.workflows import Workflow, WorkflowVersion
 
 __all__ = [
@@ -18,6 +19,7 @@ __all__ = [
     "AuditEntry",
     "Budget",
     "BudgetUsage",
+    "Decision",
     "Event",
     "EventStatus",
     "ExecutionRun",
@@ -27,11 +29,14 @@ __all__ = [
     "RuleGeneration",
     "RuleSpec",
     "RunStatus",
+    "RunWait",
     "Schedule",
     "Secret",
     "SignatureScheme",
     "StepRun",
     "StepStatus",
+    "WaitKind",
+    "WaitRoute",
     "WebhookEndpoint",
     "WorkerHeartbeat",
     "Workflow",

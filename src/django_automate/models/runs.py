@@ -59,6 +59,7 @@ class ExecutionRun(models.Model):
             )
         ]
         indexes = [models.Index(fields=("tenant", "status", "created_at"), name="automate_run_status_idx")]
+        permissions = [("approve_run", "Can decide approval steps of runs")]
 
     def __str__(self) -> str:
         return f"run {self.id} ({self.status})"

@@ -86,8 +86,8 @@ def execute_run(
             )
             if index == len(steps) - 1:
                 call.finish = lambda: _finish_writes(job, run, RunStatus.SUCCEEDED, using)
-            if waits.is_sleep(step):
-                outcome = waits.run_sleep(call)
+            if waits.is_wait(step):
+                outcome = waits.run_wait(call)
             else:
                 # A step settled by an earlier claim is not run (nor traced) again.
                 outcome = settled(call) or run_step(call)

@@ -91,8 +91,8 @@ def execute_step(job: ClaimedJob, *, using: str = "default", stopping: threading
             return _run_item(call, item[1], history.get(job.step_id, []))
         if "for_each" in step:
             outcome = items.expand(call)
-        elif waits.is_sleep(step):
-            outcome = waits.run_sleep(call)
+        elif waits.is_wait(step):
+            outcome = waits.run_wait(call)
         else:
             outcome = settled(call) or run_step(call)
         if call.finished is not None:

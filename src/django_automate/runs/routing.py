@@ -20,6 +20,7 @@ from django_automate.outbox.enqueue import enqueue_claimed, enqueue_runs
 from django_automate.policy import budgets
 from django_automate.rules import generation
 from django_automate.rules.matching import matching_rules
+from django_automate.runs import wait_for
 from django_automate.tracing import context
 from django_automate.tracing.logging import log_extra
 from django_automate.workflows.versions import get_version
@@ -196,6 +197,8 @@ def _route(items: list[_Routing], using: str, *, check_existing: bool, handoff: 
             if ids:
                 where = {"id": ids[0]} if len(ids) == 1 else {"id__in": ids}
                 sql.update(Event, using, where, {"status": status, "routed_at": now})
+        # Runs waiting for these events (``wait_for``) go on: found by index, their jobs made due.
+        wait_for.resume_waiting([item.event for item in items], using=using)
     if handoff is not None and handed is not None:
         # Only once committed (or part of the caller's transaction): the job is the worker's.
         handoff.job, handoff.run = handed

@@ -1,4 +1,6 @@
-"""Sleep steps: a sleeping run holds no worker, thread or lease, only its row and a job due later.
+"""Steps that make a run wait: sleeps here, ``wait_for`` and ``approval`` in their own modules.
+
+Sleep steps: a sleeping run holds no worker, thread or lease, only its row and a job due later.
 
 A ``sleep`` step's attempt is recorded ``running`` with its due time (``input =
 {"until": …}``) in the transaction that moves the run to ``waiting`` and reschedules its job
@@ -25,7 +27,7 @@ from django_automate import exceptions
 from django_automate.internal import sql
 from django_automate.models import RunStatus, StepRun, StepStatus
 from django_automate.outbox import lease
-from django_automate.runs import states
+from django_automate.runs import approvals, states, wait_for
 from django_automate.runs.steps import (
     Outcome,
     StepCall,
@@ -48,6 +50,20 @@ UNTIL_FIELD = "sleep.until"
 
 def is_sleep(step: dict[str, Any]) -> bool:
     return "sleep" in step
+
+
+def is_wait(step: dict[str, Any]) -> bool:
+    """Whether the step makes its run wait (``sleep``, ``wait_for``, ``approval``) instead of calling a connector."""
+    return is_sleep(step) or wait_for.is_wait_for(step) or approvals.is_approval(step)
+
+
+def run_wait(call: StepCall) -> Outcome:
+    """Start, continue or end the wait of ``call.step``, whichever kind it is; ``Outcome.WAITING`` while it lasts."""
+    if wait_for.is_wait_for(call.step):
+        return wait_for.run_wait_for(call)
+    if approvals.is_approval(call.step):
+        return approvals.run_approval(call)
+    return run_sleep(call)
 
 
 def run_sleep(call: StepCall) -> Outcome:
@@ -148,6 +164,6 @@ def _ended_meanwhile(call: StepCall) -> Outcome:
     """The run was cancelled while this job held it: the cancellation stands, the job completes, the sleep closes."""
     with transaction.atomic(using=call.using):
         lease.complete(call.job, using=call.using)
-        states.close_open_attempts(call.run, using=call.using, error=states.ENDED_ATTEMPT)
+        states.close_open_attempts(call.run, using=call.using, error=states.ENDED_ATTEMPT, step_id=call.step_id)
     call.finished = RunStatus.CANCELLED
     return Outcome.FAILED

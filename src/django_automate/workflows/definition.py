@@ -123,7 +123,8 @@ def _validate_step(
     if valid_id and step_id in seen:
         problem(f"{path}.id", f"Duplicate step id {step_id!r}.")
     connector_type, action = step.get("connector"), step.get("action")
-    if isinstance(connector_type, str) and connector_type and "sleep" not in step:  # a sleep calls none
+    waits = any(kind in step for kind in definition_schema.WAIT_KINDS)
+    if isinstance(connector_type, str) and connector_type and not waits:  # a wait calls none
         try:
             connector = get_connector(connector_type)
         except exceptions.AutomateError as exc:
@@ -155,6 +156,7 @@ def _validate_step(
                 parse_until(until)
             except exceptions.ValidationError as exc:
                 problem(f"{path}.sleep.until", exc.message)
+    _validate_waits(step, path, scope, problem)
     retry = step.get("retry")
     if isinstance(retry, dict):
         initial: Any = retry.get("initial_seconds")
@@ -163,6 +165,21 @@ def _validate_step(
             problem(f"{path}.retry.initial_seconds", "initial_seconds must not exceed max_seconds.")
     if valid_id:
         seen.add(str(step_id))
+
+
+def _validate_waits(step: dict[str, Any], path: str, scope: StepScope, problem: Problem) -> None:
+    """Templates and JSON Logic of ``wait_for`` and ``approval`` (their shape is the schema's)."""
+    wait_for = step.get("wait_for")
+    if isinstance(wait_for, dict):
+        correlate = wait_for.get("correlate")
+        if isinstance(correlate, dict) and "value" in correlate:
+            check_template_value(correlate["value"], f"{path}.wait_for.correlate.value", scope, problem)
+        if "if" in wait_for:
+            # It reads the awaited event only (as a rule condition does), not the run's data.
+            check_logic(wait_for["if"], f"{path}.wait_for.if", StepScope(None, frozenset(), frozenset()), problem)
+    approval = step.get("approval")
+    if isinstance(approval, dict) and isinstance(approval.get("title"), str):
+        check_template_value(approval["title"], f"{path}.approval.title", scope, problem)
 
 
 def parse_until(value: Any, field: str = "sleep.until") -> dt.datetime:
@@ -205,8 +222,8 @@ def _schema_problem(error: SchemaError, problem: Problem) -> None:
     kind, instance = error.validator, error.instance
     rule: Any = error.validator_value
     node: Any = error.schema
-    if kind == "not" and error.absolute_path and error.absolute_path[-1] in definition_schema.NOT_IN_SLEEP:
-        problem(path, f"A sleep step has no {error.absolute_path[-1]}.")
+    if kind == "not" and error.absolute_path:
+        problem(path, f"A {_wait_kind(error)} step has no {error.absolute_path[-1]}.")
     elif kind == "additionalProperties" and isinstance(instance, dict):
         known = set(node.get("properties", {}))
         for key in sorted(k for k in instance if k not in known):
@@ -217,6 +234,16 @@ def _schema_problem(error: SchemaError, problem: Problem) -> None:
                 problem(join(path, key), f"{key} is required.")
     else:
         problem(path, _schema_message(error))
+
+
+def _wait_kind(error: SchemaError) -> str:
+    """Which wait kind's rule a ``not`` error comes from (the ``allOf`` entry of its schema path)."""
+    parts = list(error.absolute_schema_path)
+    for index, part in enumerate(parts[:-1]):
+        entry = parts[index + 1]
+        if part == "allOf" and isinstance(entry, int):
+            return definition_schema.WAIT_KINDS[entry]
+    return "sleep"
 
 
 def _schema_message(error: SchemaError) -> str:

@@ -21,6 +21,12 @@ MAX_SLEEP_SECONDS = 366 * 86400
 NOT_IN_SLEEP = ("connector", "action", "with", "retry", "timeout_seconds", "for_each", "max_parallel")
 #: The most items of a ``for_each`` step in flight at once.
 MAX_PARALLEL = 100
+#: The step kinds that make a run wait instead of calling a connector (each has none of NOT_IN_SLEEP).
+WAIT_KINDS = ("sleep", "wait_for", "approval")
+#: The longest ``timeout_seconds`` of a ``wait_for`` or an ``approval`` (366 days), also their default.
+MAX_WAIT_SECONDS = 366 * 86400
+#: Where a ``wait_for`` correlation value is read in the awaited event.
+CORRELATION_PATH_PATTERN = r"^(payload|headers)(\.[A-Za-z0-9_-]{1,64}){1,16}$"
 
 _DEFINITION: dict[str, Any] = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
@@ -73,14 +79,58 @@ _DEFINITION: dict[str, Any] = {
                     "description": "The steps this one waits for ([] starts with the run). Without it, a step"
                     " needs the step listed before it. Steps whose needs are met run in parallel.",
                 },
+                "wait_for": {"$ref": "#/$defs/wait_for"},
+                "approval": {"$ref": "#/$defs/approval"},
             },
             "required": ["id"],
             "additionalProperties": False,
             "dependentRequired": {"max_parallel": ["for_each"]},
-            # A step calls a connector, or it is a sleep (which has none of the connector's keys).
-            "if": {"required": ["sleep"]},
-            "then": {"properties": {key: {"not": {}} for key in NOT_IN_SLEEP}},
+            # A step calls a connector, or it waits (sleep, wait_for, approval: one of them, and none
+            # of the connector's keys).
+            "allOf": [
+                {
+                    "if": {"required": [kind]},
+                    "then": {"properties": {key: {"not": {}} for key in (*NOT_IN_SLEEP, *WAIT_KINDS) if key != kind}},
+                }
+                for kind in WAIT_KINDS
+            ],
+            "if": {"anyOf": [{"required": [kind]} for kind in WAIT_KINDS]},
             "else": {"required": ["connector", "action"]},
+        },
+        "wait_for": {
+            "type": "object",
+            "description": "Wait, holding no worker, for the first event of event_type (same tenant, received"
+            " after the run was created) whose value at correlate.path equals correlate.value (a template"
+            " allowed) and for which `if` (JSON Logic over {event}) holds; or until timeout_seconds.",
+            "properties": {
+                "event_type": {"type": "string", "minLength": 1, "maxLength": 255},
+                "correlate": {
+                    "type": "object",
+                    "properties": {
+                        "path": {"type": "string", "pattern": CORRELATION_PATH_PATTERN, "maxLength": 255},
+                        "value": {"description": "The value to equal, usually a template."},
+                    },
+                    "required": ["path", "value"],
+                    "additionalProperties": False,
+                },
+                "if": {"description": "JSON Logic over {event}: the candidate event must also satisfy it."},
+                "timeout_seconds": {"type": "number", "exclusiveMinimum": 0, "maximum": MAX_WAIT_SECONDS},
+            },
+            "required": ["event_type", "correlate"],
+            "additionalProperties": False,
+        },
+        "approval": {
+            "type": "object",
+            "description": "Wait, holding no worker, for a person holding `permission` to approve or reject"
+            " (API or admin); on timeout, `on_timeout` decides.",
+            "properties": {
+                "title": {"type": "string", "minLength": 1, "maxLength": 500},
+                "permission": {"type": "string", "pattern": r"^[A-Za-z0-9_]+\.[A-Za-z0-9_]+$", "maxLength": 150},
+                "timeout_seconds": {"type": "number", "exclusiveMinimum": 0, "maximum": MAX_WAIT_SECONDS},
+                "on_timeout": {"enum": ["reject", "approve"]},
+            },
+            "required": ["title"],
+            "additionalProperties": False,
         },
         "sleep": {
             "type": "object",

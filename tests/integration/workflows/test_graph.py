@@ -224,3 +224,58 @@ def test_a_step_job_claimed_after_its_run_ended_does_not_start(workflow_factory,
     operations.cancel_run(run, actor="test")
     run_worker()
     assert StepRun.objects.count() == 0
+
+
+def test_a_branch_waiting_for_an_event_resumes_while_the_run_runs_and_the_join_follows(
+    workflow_factory, rule_factory, run_worker
+):
+    paid = {
+        "id": "paid",
+        "needs": ["a"],
+        "wait_for": {
+            "event_type": "invoice.paid",
+            "correlate": {"path": "payload.customer", "value": "{{ event.payload.customer }}"},
+            "timeout_seconds": 3600,
+        },
+    }
+    steps = [
+        log("a"),
+        paid,
+        log("c", needs=["a"]),
+        log("d", "t={{ steps.paid.output.timed_out }}", needs=["paid", "c"]),
+    ]
+    rule_factory(workflow_factory(steps=steps), event_type="order.*")
+    django_automate.emit("order.created", {"customer": "cus_1"})
+    run_worker()
+    run = ExecutionRun.objects.get()
+    assert run.status == "waiting"
+    assert [s.status for s in attempts("c")] == ["succeeded"] and attempts("d") == []
+    django_automate.emit("invoice.paid", {"customer": "cus_2"})  # another customer's: not this run's
+    run_worker()
+    assert ExecutionRun.objects.get(pk=run.pk).status == "waiting"
+    django_automate.emit("invoice.paid", {"customer": "cus_1"})
+    run_worker()
+    run.refresh_from_db()
+    assert run.status == "succeeded", run.error
+    assert attempts("paid")[-1].output["payload"] == {"customer": "cus_1"}
+    assert attempts("d")[0].input == {"message": "t=false"}
+
+
+def test_an_approval_in_one_branch_holds_only_its_join(workflow_factory, rule_factory, run_worker):
+    from django.contrib.auth.models import User
+
+    from django_automate.runs import approvals
+
+    gate = {"id": "ok", "needs": ["a"], "approval": {"title": "Ship?", "timeout_seconds": 3600}}
+    steps = [log("a"), gate, log("c", needs=["a"]), log("d", "{{ steps.ok.output.decision }}", needs=["ok", "c"])]
+    rule_factory(workflow_factory(steps=steps))
+    django_automate.emit("order.created", {})
+    run_worker()
+    run = ExecutionRun.objects.get()
+    assert run.status == "waiting" and [s.status for s in attempts("c")] == ["succeeded"]
+    user = User.objects.create_superuser("boss", "boss@example.com", None)
+    approvals.decide(run, "ok", "approve", user=user, actor="user:boss")
+    run_worker()
+    run.refresh_from_db()
+    assert run.status == "succeeded", run.error
+    assert attempts("d")[0].input == {"message": "approve"}
