@@ -10,6 +10,7 @@ from django_automate.models.base import JSONField, tenant_field, trace_id_field
 class JobKind(models.TextChoices):
     ROUTE_EVENT = "route_event", "Route event"
     EXECUTE_RUN = "execute_run", "Execute run"
+    RUN_TASK = "run_task", "Run task"
 
 
 class JobStatus(models.TextChoices):

@@ -46,6 +46,10 @@ def process(
                 route_event(job, using=using, handoff=handoff)
             elif job.kind == JobKind.EXECUTE_RUN:
                 execute_run(job, using=using, stopping=stopping, run=run)
+            elif job.kind == JobKind.RUN_TASK:
+                from django_automate.tasks.execution import run_task
+
+                run_task(job, using=using)
             else:
                 with transaction.atomic(using=using):
                     lease.dead_letter(job, {"code": "unknown_job_kind", "message": job.kind}, using=using)
