@@ -11,6 +11,7 @@ from django_automate.api.views.docs import ApiRootView, DefinitionSchemaView, Sc
 from django_automate.api.views.events import EventViewSet
 from django_automate.api.views.governance import AuditViewSet, BudgetViewSet, SecretViewSet
 from django_automate.api.views.runs import RunViewSet
+from django_automate.api.views.tasks import TaskViewSet
 from django_automate.api.views.workflows import WorkflowViewSet
 
 UUID = "[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}"
@@ -25,6 +26,7 @@ router.register("schedules", ScheduleViewSet, basename="schedule")
 router.register("secrets", SecretViewSet, basename="secret")
 router.register("budgets", BudgetViewSet, basename="budget")
 router.register("audit", AuditViewSet, basename="audit")
+router.register("tasks", TaskViewSet, basename="task")
 
 urlpatterns = [
     path("", ApiRootView.as_view(), name="root"),

@@ -27,7 +27,7 @@ from django_automate.api.schema import api_schema, openapi_document
 from django_automate.api.views.base import ApiView
 from django_automate.workflows.schema import definition_schema
 
-RESOURCES = ("events", "endpoints", "rules", "workflows", "runs", "schedules", "secrets", "budgets", "audit")
+RESOURCES = ("events", "endpoints", "rules", "workflows", "runs", "schedules", "secrets", "budgets", "audit", "tasks")
 METHODS = ("get", "post", "put", "patch", "delete")
 STYLE = (
     "body{font:15px/1.45 system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}"
