@@ -14,7 +14,9 @@ from django_automate.tasks import compat
 from django_automate.tracing import context
 from tests.testapp import tasks
 
-pytestmark = pytest.mark.django_db(transaction=True)
+# Tests with a worker commit for real (a transactional database); the others roll back, which is faster.
+pytestmark = pytest.mark.django_db
+COMMITTING = pytest.mark.django_db(transaction=True)
 
 
 def test_the_backend_declares_what_it_supports():
@@ -24,6 +26,7 @@ def test_the_backend_declares_what_it_supports():
     assert (backend.supports_get_result, backend.supports_priority) == (True, True)
 
 
+@COMMITTING
 def test_a_rolled_back_transaction_enqueues_nothing():
     with pytest.raises(RuntimeError), transaction.atomic():
         tasks.add.enqueue(1, 2)
@@ -45,6 +48,7 @@ def test_enqueue_stores_a_ready_result_and_its_job_in_the_callers_transaction():
     assert row.trace_id == row.job.trace_id == "7a6b2c1d-0000-4000-8000-000000000001"
 
 
+@COMMITTING
 def test_a_worker_runs_the_task_and_get_result_returns_its_value(run_worker):
     result = tasks.add.enqueue(2, 3)
 
@@ -60,6 +64,7 @@ def test_a_worker_runs_the_task_and_get_result_returns_its_value(run_worker):
     assert OutboxJob.objects.get().status == JobStatus.DONE
 
 
+@COMMITTING
 def test_a_task_that_raises_is_failed_with_its_error_and_not_retried(run_worker):
     result = tasks.fail.enqueue("boom")
 
@@ -75,6 +80,7 @@ def test_a_task_that_raises_is_failed_with_its_error_and_not_retried(run_worker)
     assert OutboxJob.objects.get().status == JobStatus.DONE
 
 
+@COMMITTING
 def test_run_after_defers_the_task(run_worker):
     later = timezone.now() + dt.timedelta(hours=1)
     result = tasks.add.using(run_after=later).enqueue(1, 1)
@@ -88,6 +94,7 @@ def test_run_after_defers_the_task(run_worker):
     assert tasks.add.get_result(result.id).return_value == 2
 
 
+@COMMITTING
 def test_higher_priority_runs_first(run_worker):
     tasks.RECORDED.clear()
     tasks.record.using(priority=-10).enqueue("low")
@@ -99,6 +106,7 @@ def test_higher_priority_runs_first(run_worker):
     assert tasks.RECORDED == ["high", "normal", "low"]
 
 
+@COMMITTING
 def test_queue_names_are_validated_and_map_to_job_queues(run_worker):
     with pytest.raises(compat.InvalidTask, match="Queue 'nope' is not valid"):
         tasks.add.using(queue_name="nope")
@@ -114,6 +122,7 @@ def test_queue_names_are_validated_and_map_to_job_queues(run_worker):
     assert tasks.send_email.get_result(result.id).return_value == {"sent_to": "a@example.com"}
 
 
+@COMMITTING
 def test_a_task_taking_context_gets_its_attempt_and_result(run_worker):
     result = tasks.with_context.enqueue(x=7)
 
@@ -122,6 +131,7 @@ def test_a_task_taking_context_gets_its_attempt_and_result(run_worker):
     assert tasks.with_context.get_result(result.id).return_value == {"attempt": 1, "id": result.id, "x": 7}
 
 
+@COMMITTING
 def test_async_tasks_run_and_aenqueue_aget_result_work(run_worker):
     result = async_to_sync(tasks.async_double.aenqueue)(21)
 
@@ -131,6 +141,7 @@ def test_async_tasks_run_and_aenqueue_aget_result_work(run_worker):
     assert fetched.return_value == 42
 
 
+@COMMITTING
 def test_a_return_value_that_is_not_json_fails_the_task_clearly(run_worker):
     result = tasks.not_json.enqueue()
 
@@ -143,6 +154,7 @@ def test_a_return_value_that_is_not_json_fails_the_task_clearly(run_worker):
     assert "not JSON-serialisable" in error.traceback
 
 
+@COMMITTING
 def test_a_return_value_over_the_size_cap_fails_the_task(run_worker, settings):
     settings.AUTOMATE = {**settings.AUTOMATE, "TASK_MAX_RESULT_BYTES": 100}
     small, large = tasks.big.enqueue(10), tasks.big.enqueue(200)
@@ -155,6 +167,7 @@ def test_a_return_value_over_the_size_cap_fails_the_task(run_worker, settings):
     assert "TASK_MAX_RESULT_BYTES" in fetched.errors[0].traceback
 
 
+@COMMITTING
 def test_stored_return_values_are_redacted(run_worker):
     result = tasks.returns_secret.enqueue()
 
