@@ -38,7 +38,7 @@ class TaskResultAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
     @admin.display(description="outbox job")
     def job_link(self, obj: TaskResult) -> Any:
-        return admin_link(obj.job) if obj.job_id else "-"
+        return admin_link(obj.job)
 
     @admin.display(description="trace")
     def trace(self, obj: TaskResult) -> Any:

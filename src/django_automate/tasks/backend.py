@@ -77,7 +77,7 @@ class AutomateBackend(compat.BaseTaskBackend):
                 available_at=task.run_after,
                 using=self.using,
             )
-            TaskRow.objects.using(self.using).create(
+            TaskRow._default_manager.using(self.using).create(
                 id=uuid.UUID(result.id),
                 task_path=task.module_path,
                 backend=self.alias,
@@ -97,7 +97,7 @@ class AutomateBackend(compat.BaseTaskBackend):
     def get_result(self, result_id: str) -> Any:
         """The stored result, read from the database (any process, any thread)."""
         try:
-            row = TaskRow.objects.using(self.using).get(pk=result_id)
+            row = TaskRow._default_manager.using(self.using).get(pk=result_id)
         except (TaskRow.DoesNotExist, ValueError, TypeError, DjangoValidationError):
             raise compat.TaskResultDoesNotExist(result_id) from None
         return results.to_result(row, results.load_task(row.task_path))

@@ -40,7 +40,7 @@ class InvalidReturnValue(exceptions.AutomateError):
 
 def run_task(job: ClaimedJob, *, using: str = "default") -> None:
     """Process a ``run_task`` job (called by the worker with the job's trace context bound)."""
-    row = TaskRow.objects.using(using).filter(job_id=job.id).first()
+    row = TaskRow._default_manager.using(using).filter(job_id=job.id).first()
     if row is None:
         with transaction.atomic(using=using):
             lease.dead_letter(job, {"code": "task_missing", "message": "The job's task result is gone."}, using=using)
