@@ -8,7 +8,15 @@ from __future__ import annotations
 
 import signal
 
+import django
 import pytest
+
+# Django 6.0+ has django.tasks; before it, these tests need the django-tasks backport.
+pytest.importorskip(
+    "tests.testapp.tasks",
+    reason=f"Django {django.get_version()} has no django.tasks and the django-tasks backport is not installed "
+    "(pip install 'django-automate[tasks]')",
+)
 from django.db import connection
 
 try:

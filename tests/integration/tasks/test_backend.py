@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import datetime as dt
 
+import django
 import pytest
+
+# Django 6.0+ has django.tasks; before it, these tests need the django-tasks backport.
+pytest.importorskip(
+    "tests.testapp.tasks",
+    reason=f"Django {django.get_version()} has no django.tasks and the django-tasks backport is not installed "
+    "(pip install 'django-automate[tasks]')",
+)
 from asgiref.sync import async_to_sync
 from django.db import transaction
 from django.utils import timezone

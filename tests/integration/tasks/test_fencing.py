@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
+import django
 import pytest
+
+# Django 6.0+ has django.tasks; before it, these tests need the django-tasks backport.
+pytest.importorskip(
+    "tests.testapp.tasks",
+    reason=f"Django {django.get_version()} has no django.tasks and the django-tasks backport is not installed "
+    "(pip install 'django-automate[tasks]')",
+)
 
 from django_automate import exceptions
 from django_automate.models import JobStatus, OutboxJob, TaskStatus
