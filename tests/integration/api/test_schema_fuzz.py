@@ -115,7 +115,12 @@ def _cursors(paginator: type[pagination.KeysetPagination]) -> st.SearchStrategy[
     return positions.map(paginator().encode_cursor)
 
 
-for _paginator in (pagination.EventPagination, pagination.RunPagination, pagination.AuditPagination):
+for _paginator in (
+    pagination.EventPagination,
+    pagination.RunPagination,
+    pagination.TaskPagination,
+    pagination.AuditPagination,
+):
     schemathesis.openapi.format(_paginator.cursor_format, _cursors(_paginator))
 
 # Loaded while the tests are collected: the schema endpoint needs no database access.

@@ -7,18 +7,11 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from django_automate.api.filters import FilterBackend
-from django_automate.api.pagination import KeysetPagination
+from django_automate.api.pagination import TaskPagination
 from django_automate.api.schema import api_schema
 from django_automate.api.serializers.tasks import TaskResultSerializer
 from django_automate.api.views.base import TenantViewSet
 from django_automate.models import TaskResult, TaskStatus
-
-
-class TaskPagination(KeysetPagination):
-    key_fields = ("enqueued_at", "id")
-    uses_horizon = True
-    narrowing_params = ("trace_id",)
-    cursor_format = "task-cursor"
 
 
 class TaskFilter(django_filters.FilterSet):
