@@ -131,57 +131,34 @@ def test_queue_names_are_validated_and_map_to_job_queues(run_worker):
 
 
 @COMMITTING
-def test_a_task_taking_context_gets_its_attempt_and_result(run_worker):
-    result = tasks.with_context.enqueue(x=7)
+def test_a_task_taking_context_and_an_async_task_run(run_worker):
+    with_context = tasks.with_context.enqueue(x=7)
+    async_result = async_to_sync(tasks.async_double.aenqueue)(21)
 
     run_worker()
 
-    assert tasks.with_context.get_result(result.id).return_value == {"attempt": 1, "id": result.id, "x": 7}
+    assert tasks.with_context.get_result(with_context.id).return_value == {"attempt": 1, "id": with_context.id, "x": 7}
+    assert async_to_sync(tasks.async_double.aget_result)(async_result.id).return_value == 42
 
 
 @COMMITTING
-def test_async_tasks_run_and_aenqueue_aget_result_work(run_worker):
-    result = async_to_sync(tasks.async_double.aenqueue)(21)
+def test_return_values_are_stored_as_json_within_the_cap_and_redacted(run_worker, settings):
+    settings.AUTOMATE = {**settings.AUTOMATE, "TASK_MAX_RESULT_BYTES": 100}
+    not_json, small, large = tasks.not_json.enqueue(), tasks.big.enqueue(10), tasks.big.enqueue(200)
+    secret = tasks.returns_secret.enqueue()
 
     run_worker()
 
-    fetched = async_to_sync(tasks.async_double.aget_result)(result.id)
-    assert fetched.return_value == 42
-
-
-@COMMITTING
-def test_a_return_value_that_is_not_json_fails_the_task_clearly(run_worker):
-    result = tasks.not_json.enqueue()
-
-    run_worker()
-
-    fetched = tasks.not_json.get_result(result.id)
-    assert fetched.status == compat.TaskResultStatus.FAILED
-    [error] = fetched.errors
+    failed = tasks.not_json.get_result(not_json.id)
+    assert failed.status == compat.TaskResultStatus.FAILED
+    [error] = failed.errors
     assert error.exception_class_path == "django_automate.tasks.execution.InvalidReturnValue"
     assert "not JSON-serialisable" in error.traceback
-
-
-@COMMITTING
-def test_a_return_value_over_the_size_cap_fails_the_task(run_worker, settings):
-    settings.AUTOMATE = {**settings.AUTOMATE, "TASK_MAX_RESULT_BYTES": 100}
-    small, large = tasks.big.enqueue(10), tasks.big.enqueue(200)
-
-    run_worker()
-
     assert tasks.big.get_result(small.id).return_value == "x" * 10
-    fetched = tasks.big.get_result(large.id)
-    assert fetched.status == compat.TaskResultStatus.FAILED
-    assert "TASK_MAX_RESULT_BYTES" in fetched.errors[0].traceback
-
-
-@COMMITTING
-def test_stored_return_values_are_redacted(run_worker):
-    result = tasks.returns_secret.enqueue()
-
-    run_worker()
-
-    assert tasks.returns_secret.get_result(result.id).return_value == {"token": "[REDACTED]", "ok": True}
+    too_large = tasks.big.get_result(large.id)
+    assert too_large.status == compat.TaskResultStatus.FAILED
+    assert "TASK_MAX_RESULT_BYTES" in too_large.errors[0].traceback
+    assert tasks.returns_secret.get_result(secret.id).return_value == {"token": "[REDACTED]", "ok": True}
 
 
 def test_get_result_of_an_unknown_id_raises_does_not_exist():
