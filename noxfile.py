@@ -73,7 +73,7 @@ def lint(session: nox.Session) -> None:
 def tests(session: nox.Session, db: str) -> None:
     """The whole suite on the primary Python/Django against one database."""
     server = DATABASES[db]
-    extras = "dev"
+    extras = "dev,tasks"  # Django 5.2: the Tasks framework comes from the backport
     if server is not None:
         host, port, extras_name = server
         if not reachable(host, port):
@@ -81,7 +81,7 @@ def tests(session: nox.Session, db: str) -> None:
             if require_databases():
                 session.error(message)
             session.skip(f"SKIPPED the {db} suite: {message} (set AUTOMATE_REQUIRE_DATABASES=1 to fail instead)")
-        extras = f"dev,{extras_name}"
+        extras = f"dev,tasks,{extras_name}"
     session.install("-e", f".[{extras}]", django_spec(PRIMARY_DJANGO), "dj-database-url")
     # The admin's browser tests do not depend on the database engine: they run once, on SQLite.
     markers = [] if db == "sqlite" else ["-m", "not browser"]
@@ -114,8 +114,13 @@ def prepared(session: nox.Session) -> None:
 @nox.session
 @nox.parametrize("python,django", COMPAT)
 def compat(session: nox.Session, django: str) -> None:
-    """Unit and integration tests on SQLite, without the database-driver extras."""
-    session.install("-e", ".[dev]", django_spec(django))
+    """Unit and integration tests on SQLite, without the database-driver extras.
+
+    Before Django 6.0 the ``tasks`` extra brings the django-tasks backport, except on Python 3.10:
+    that session proves the package works without it (the Tasks tests skip, saying why).
+    """
+    extras = "dev,tasks" if django < "6" and session.python != "3.10" else "dev"
+    session.install("-e", f".[{extras}]", django_spec(django))
     # Its own SQLite file: scripts/test-matrix runs this beside the SQLite session.
     env = {"AUTOMATE_STATEFUL_EXAMPLES": "100", "AUTOMATE_TEST_DB_SUFFIX": "_compat"}
     session.run("pytest", "-q", "-p", "no:cacheprovider", *COMPAT_TESTS, *COMPAT_EXCLUDED, *session.posargs, env=env)

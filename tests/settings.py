@@ -99,6 +99,11 @@ AUTOMATE = {
     "API_AUTH_FAILURE_RATE": None,
 }
 
+# Django's Tasks framework (Django 6.0+, or the django-tasks backport) on our backend: tests/testapp/tasks.py.
+TASKS = {
+    "default": {"BACKEND": "django_automate.tasks.AutomateBackend", "QUEUES": ["default", "emails"]},
+}
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

@@ -200,3 +200,12 @@ def check_observability_settings(app_configs: Any = None, **kwargs: Any) -> list
     from django_automate.observability.checks import observability_messages
 
     return observability_messages()
+
+
+@register()
+def check_task_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """The ``task`` connector's allow-list and the size cap of task results (ids automate.E095, E096)."""
+    from django_automate.tasks.checks import task_setting_messages
+
+    user = getattr(settings, "AUTOMATE", {})
+    return task_setting_messages(user) if isinstance(user, dict) else []

@@ -362,3 +362,17 @@ def redact_keys_exclude() -> list[str]:
 def max_job_crashes() -> int:
     """Claims in a row that may end in an unexpected error before the job is dead-lettered (at least 1)."""
     return max(1, int(get("MAX_JOB_CRASHES")))
+
+
+# Django's Tasks framework (docs/tasks.md).
+DEFAULTS.update({"TASKS_ALLOWED": [], "TASK_MAX_RESULT_BYTES": 1024 * 1024})
+
+
+def tasks_allowed() -> list[str]:
+    """Tasks the ``task`` connector may call: import paths, or module prefixes ending in ``.*``."""
+    return [str(entry) for entry in get("TASKS_ALLOWED") or []]
+
+
+def task_max_result_bytes() -> int:
+    """Largest JSON size of a task's stored return value; a larger one fails the task."""
+    return int(get("TASK_MAX_RESULT_BYTES"))

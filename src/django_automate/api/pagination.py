@@ -275,6 +275,13 @@ class RunPagination(KeysetPagination):
     cursor_format = "run-cursor"
 
 
+class TaskPagination(KeysetPagination):
+    key_fields = ("enqueued_at", "id")
+    uses_horizon = True
+    narrowing_params = ("trace_id",)
+    cursor_format = "task-cursor"
+
+
 class AuditPagination(KeysetPagination):
     """``seq`` is allocated under a lock held until commit, so it already follows commit order."""
 

@@ -12,6 +12,7 @@ from django_automate.api.views.docs import ApiRootView, DefinitionSchemaView, Sc
 from django_automate.api.views.events import EventViewSet
 from django_automate.api.views.governance import AuditViewSet, BudgetViewSet, SecretViewSet
 from django_automate.api.views.runs import RunViewSet
+from django_automate.api.views.tasks import TaskViewSet
 from django_automate.api.views.workflows import WorkflowViewSet
 
 UUID = "[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}"
@@ -27,6 +28,7 @@ router.register("secrets", SecretViewSet, basename="secret")
 router.register("budgets", BudgetViewSet, basename="budget")
 router.register("audit", AuditViewSet, basename="audit")
 router.register("approvals", ApprovalViewSet, basename="approval")
+router.register("tasks", TaskViewSet, basename="task")
 
 urlpatterns = [
     path("", ApiRootView.as_view(), name="root"),

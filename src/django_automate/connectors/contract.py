@@ -13,6 +13,8 @@ from django_automate.connectors.schema import json_path, schema_errors, schema_p
 
 TYPE_RE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 ACTION_RE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
+#: Actions named by an import path (the ``task`` connector's): dotted Python identifiers, 64 characters at most.
+DOTTED_ACTION_RE = re.compile(r"^(?=.{1,64}$)[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)+$")
 
 
 def actions_of(connector: Connector) -> Mapping[str, Action]:
@@ -46,10 +48,14 @@ def instance_problems(connector: Any) -> list[str]:
         if not isinstance(action, Action):
             problems.append(f"action {name!r} must be an Action")
             continue
-        if name != action.name or not isinstance(name, str) or not ACTION_RE.match(name):
+        if name != action.name or not isinstance(name, str) or not _valid_action_name(name):
             problems.append(f"action {name!r} must be keyed by its name, matching {ACTION_RE.pattern}")
         problems.extend(f"action {name!r}: {problem}" for problem in schema_problems(action.input_schema))
     return problems
+
+
+def _valid_action_name(name: str) -> bool:
+    return bool(ACTION_RE.match(name) or DOTTED_ACTION_RE.match(name))
 
 
 def class_problems(obj: Any) -> tuple[Any, list[str]]:

@@ -31,6 +31,7 @@ BUILTINS = {
     "email": "django_automate.connectors.email.EmailConnector",
     "python": "django_automate.connectors.python.PythonConnector",
     "log": "django_automate.connectors.log.LogConnector",
+    "task": "django_automate.connectors.task.TaskConnector",
 }
 ENTRY_POINT_GROUP = "django_automate.connectors"
 

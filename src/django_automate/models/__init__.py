@@ -10,6 +10,7 @@ from django_automate.models.outbox import JobKind, JobStatus, OutboxJob
 from django_automate.models.rules import RuleGeneration, RuleSpec
 from django_automate.models.runs import ExecutionRun, RunStatus, StepRun, StepStatus
 from django_automate.models.schedules import Schedule, WorkerHeartbeat
+from django_automate.models.tasks import TaskResult, TaskStatus
 from django_automate.models.tokens import ApiToken
 from django_automate.models.waits import Decision, RunWait, WaitKind, WaitRoute
 from django_automate.models.workflows import Workflow, WorkflowVersion
@@ -35,6 +36,8 @@ __all__ = [
     "SignatureScheme",
     "StepRun",
     "StepStatus",
+    "TaskResult",
+    "TaskStatus",
     "WaitKind",
     "WaitRoute",
     "WebhookEndpoint",

@@ -12,6 +12,7 @@ class JobKind(models.TextChoices):
     EXECUTE_RUN = "execute_run", "Execute run"
     #: One step of a run whose definition is a graph (``needs``): its ready steps run as jobs of their own.
     EXECUTE_STEP = "execute_step", "Execute step"
+    RUN_TASK = "run_task", "Run task"
 
 
 class JobStatus(models.TextChoices):

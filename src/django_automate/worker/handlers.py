@@ -47,6 +47,10 @@ def process(
                 execute_run(job, using=using, stopping=stopping, run=run)
             elif job.kind == JobKind.EXECUTE_STEP:
                 execute_step(job, using=using, stopping=stopping)
+            elif job.kind == JobKind.RUN_TASK:
+                from django_automate.tasks.execution import run_task
+
+                run_task(job, using=using)
             else:
                 with transaction.atomic(using=using):
                     lease.dead_letter(job, {"code": "unknown_job_kind", "message": job.kind}, using=using)

@@ -120,6 +120,7 @@ for _paginator in (
     pagination.RunPagination,
     pagination.AuditPagination,
     pagination.ApprovalPagination,
+    pagination.TaskPagination,
 ):
     schemathesis.openapi.format(_paginator.cursor_format, _cursors(_paginator))
 

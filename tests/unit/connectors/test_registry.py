@@ -146,7 +146,7 @@ def test_connector_settings_are_checked(settings, value, expected):
 def test_describe_connectors_lists_every_built_in_with_its_input_schemas(settings):
     settings.AUTOMATE = {"PYTHON_ACTIONS": {"enrich": "tests.integration.connectors.actions.enrich"}}
     described = {d["type"]: d for d in registry.describe_connectors()}
-    assert set(described) == {"email", "http", "log", "python", "slack"}
+    assert set(described) == {"email", "http", "log", "python", "slack", "task"}
     assert [a["name"] for a in described["slack"]["actions"]] == ["post_message", "webhook"]
     assert described["http"]["actions"][0]["input_schema"]["required"] == ["url"]
     [enrich] = described["python"]["actions"]

@@ -38,6 +38,7 @@ RESOURCES = (
     "budgets",
     "audit",
     "approvals",
+    "tasks",
 )
 METHODS = ("get", "post", "put", "patch", "delete")
 STYLE = (
