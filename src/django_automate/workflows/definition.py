@@ -84,6 +84,8 @@ def _validate_step(step: Any, path: str, seen: set[str], problem: Problem, *, la
 
             for entry in step_problems(connector, action, step.get("with", {}), path):
                 problem(entry["path"], entry["message"])
+    if "transaction" in step and "sleep" not in step and connector_type != "python":
+        problem(f"{path}.transaction", "transaction is only for python steps.")
     if isinstance(step.get("with"), dict):
         check_template_value(step["with"], f"{path}.with", scope, problem)
     if "if" in step:

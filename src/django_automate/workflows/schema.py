@@ -18,7 +18,7 @@ MAX_RETRY_SECONDS = 86400
 #: The longest ``sleep.seconds``: 366 days. ``sleep.until`` is not capped.
 MAX_SLEEP_SECONDS = 366 * 86400
 #: Keys a ``sleep`` step cannot have: it calls no connector.
-NOT_IN_SLEEP = ("connector", "action", "with", "retry", "timeout_seconds")
+NOT_IN_SLEEP = ("connector", "action", "with", "retry", "timeout_seconds", "transaction")
 
 _DEFINITION: dict[str, Any] = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
@@ -52,6 +52,11 @@ _DEFINITION: dict[str, Any] = {
                 "retry": {"$ref": "#/$defs/retry"},
                 "timeout_seconds": {"type": "number", "exclusiveMinimum": 0, "maximum": MAX_TIMEOUT_SECONDS},
                 "on_failure": {"enum": ["fail_run", "continue"]},
+                "transaction": {
+                    "type": "boolean",
+                    "description": "python steps only: the function runs inside the database transaction that"
+                    " records the step's success, so its ORM writes commit exactly once with it.",
+                },
                 "sleep": {"$ref": "#/$defs/sleep"},
             },
             "required": ["id"],
