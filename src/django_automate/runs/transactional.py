@@ -9,7 +9,7 @@ with it and the attempt is retried as any other.
 The function runs in the worker's own thread: the transaction belongs to that thread's
 connection, so the step runner thread of :mod:`django_automate.runs.deadline` cannot be used,
 and Python cannot interrupt the call. Its timeout is enforced in two ways instead: on
-PostgreSQL each of its statements runs under a ``statement_timeout`` of the time left, and on
+PostgreSQL each of its statements runs under a ``statement_timeout`` of the step's timeout, and on
 every database a call that returns (or raises) after its deadline fails with ``step_timeout``,
 rolling its writes back.
 """
