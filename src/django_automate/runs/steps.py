@@ -216,10 +216,11 @@ def _execute(call: StepCall, step_run: StepRun, round_attempt: int) -> Outcome:
     committed = False
     stored: Any = None
 
-    def succeed(result: StepResult, *, fenced: bool = False) -> None:
+    def succeed(result: StepResult, *, in_transaction: bool = False) -> None:
         nonlocal stored
         stored = redact(mask_values(result.output, resolver.values))
-        _record_success(call, step_run, int((time.monotonic() - started) * 1000), stored, result.cost, fenced=fenced)
+        duration = int((time.monotonic() - started) * 1000)
+        _record_success(call, step_run, duration, stored, result.cost, in_transaction=in_transaction)
 
     with context.bind(step_id=call.step_id), resolver.masking_scope():
         try:
@@ -239,8 +240,9 @@ def _execute(call: StepCall, step_run: StepRun, round_attempt: int) -> Outcome:
             with instrument.connector_call(str(call.step["connector"]), str(call.step["action"])):
                 if transactional.requested(call.step):
                     # Called in this thread, inside the transaction that records its success.
+                    in_transaction = functools.partial(succeed, in_transaction=True)
                     result = transactional.call_and_succeed(
-                        call.using, call.job, invoke, timeout=timeout, succeed=functools.partial(succeed, fenced=True)
+                        call.using, call.job, invoke, timeout=timeout, succeed=in_transaction
                     )
                     committed = True
                 else:
@@ -289,10 +291,10 @@ def _execute(call: StepCall, step_run: StepRun, round_attempt: int) -> Outcome:
 
 
 def _record_success(
-    call: StepCall, step_run: StepRun, duration_ms: int, stored: Any, cost: float | None, *, fenced: bool
+    call: StepCall, step_run: StepRun, duration_ms: int, stored: Any, cost: float | None, *, in_transaction: bool
 ) -> None:
-    """Close the attempt succeeded, fenced by the lease; with ``fenced``, inside the caller's transaction."""
-    if single_statement.available(call.using) and not fenced:
+    """Close the attempt succeeded, fenced by the lease; with ``in_transaction``, in the caller's transaction."""
+    if single_statement.available(call.using) and not in_transaction:
         # The same writes as below, in one statement (``finish`` is set for the last step only).
         call.finished = single_statement.close_succeeded(
             call.job,
