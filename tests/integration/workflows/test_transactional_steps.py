@@ -101,8 +101,8 @@ def test_a_failed_step_keeps_none_of_its_writes(workflow_factory, rule_factory):
 
 
 def test_a_call_past_its_timeout_fails_the_attempt_without_committing(workflow_factory, rule_factory):
-    step = tx_step("slow", "insert_then_stall", timeout_seconds=0.3, retry=NOW)
-    step["with"] = {"sleep_seconds": 0.6}
+    step = tx_step("slow", "insert_then_stall", timeout_seconds=1, retry=NOW)
+    step["with"] = {"sleep_seconds": 1.5}
     rule_factory(workflow_factory(steps=[step]))
     django_automate.emit("order.created", {})
     work()
@@ -128,14 +128,17 @@ def test_postgresql_cancels_a_statement_at_the_steps_deadline(workflow_factory, 
 
 
 def test_a_call_that_outlives_its_lease_rolls_back_and_runs_once_more(workflow_factory, rule_factory, settings):
-    # The lease expires during the call (no heartbeat thread here): the success is not written.
-    settings.AUTOMATE = {**settings.AUTOMATE, "LEASE_SECONDS": 0.5}
     step = tx_step("pay", "insert_then_stall", timeout_seconds=30)
-    step["with"] = {"sleep_seconds": 1.0}
+    step["with"] = {"sleep_seconds": 2.0}
     note = {"id": "note", "connector": "log", "action": "write", "with": {"message": "hi"}}
     rule_factory(workflow_factory(steps=[step, note]))
     django_automate.emit("order.created", {})
-    work()  # routes, then the run's job: the call outlives the lease, LeaseLost rolls back its writes
+    routing = claim_one(worker_id="w", queues=["default"])
+    assert routing is not None
+    process(routing)  # with the usual lease
+    # The run's lease expires during the call (no heartbeat thread here): LeaseLost rolls its writes back.
+    settings.AUTOMATE = {**settings.AUTOMATE, "LEASE_SECONDS": 1}
+    work()
     assert not StepWrite.objects.exists() and counter() == 0
     assert attempts() == [("pay", "running", None)]
     assert OutboxJob.objects.get(kind=JobKind.EXECUTE_RUN).status == JobStatus.CLAIMED
