@@ -9,9 +9,9 @@ with it and the attempt is retried as any other.
 The function runs in the worker's own thread: the transaction belongs to that thread's
 connection, so the step runner thread of :mod:`django_automate.runs.deadline` cannot be used,
 and Python cannot interrupt the call. Its timeout is enforced in two ways instead: on
-PostgreSQL each of its statements runs under a ``statement_timeout`` of the step's timeout, and on
-every database a call that returns (or raises) after its deadline fails with ``step_timeout``,
-rolling its writes back.
+PostgreSQL each of its statements runs under a ``statement_timeout`` of the step's timeout,
+and on every database a call that returns (or raises) after its deadline fails with
+``step_timeout``, rolling its writes back.
 """
 
 from __future__ import annotations
@@ -29,14 +29,10 @@ from django_automate.outbox import lease
 from django_automate.outbox.claim import ClaimedJob
 from django_automate.runs.deadline import StepTimeout
 
-#: The step key, and the only connector that may have it.
-KEY = "transaction"
-CONNECTOR = "python"
-
 
 def requested(step: dict[str, Any]) -> bool:
     """Whether the step's callable runs inside the transaction that records its success."""
-    return step.get(KEY) is True
+    return step.get("transaction") is True
 
 
 def call_and_succeed(
