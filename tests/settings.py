@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 
 SECRET_KEY = "tests-only-not-secret"
@@ -98,6 +99,9 @@ AUTOMATE = {
     # The suite makes many unauthenticated calls from one address; the tests of this limit set it.
     "API_AUTH_FAILURE_RATE": None,
 }
+# Worker subprocesses of acceptance tests get their ``python`` actions here: JSON, {name: import path}.
+if os.environ.get("AUTOMATE_TEST_PYTHON_ACTIONS"):
+    AUTOMATE["PYTHON_ACTIONS"] = json.loads(os.environ["AUTOMATE_TEST_PYTHON_ACTIONS"])
 
 # Django's Tasks framework (Django 6.0+, or the django-tasks backport) on our backend: tests/testapp/tasks.py.
 TASKS = {

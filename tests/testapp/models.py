@@ -28,3 +28,22 @@ class Comment(models.Model):
 
     def __str__(self) -> str:
         return self.text[:20]
+
+
+class StepWrite(models.Model):
+    """A row written by a ``python`` step (transactional step tests), under the step's idempotency key."""
+
+    key = models.CharField(max_length=100, db_index=True)
+
+    def __str__(self) -> str:
+        return self.key
+
+
+class Counter(models.Model):
+    """A named counter that ``python`` steps increment."""
+
+    name = models.CharField(max_length=50, unique=True)
+    value = models.IntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"{self.name}={self.value}"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+import functools
 import logging
 import time
 from collections.abc import Callable
@@ -14,7 +15,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from django_automate import conf, exceptions
-from django_automate.connectors.base import ConnectorContext, RetryableError
+from django_automate.connectors.base import ConnectorContext, RetryableError, StepResult
 from django_automate.connectors.registry import get_connector
 from django_automate.internal import sql
 from django_automate.models import Budget, ExecutionRun, RunStatus, StepRun, StepStatus
@@ -24,7 +25,7 @@ from django_automate.outbox.claim import ClaimedJob
 from django_automate.outbox.retry import RetryPolicy
 from django_automate.policy import budgets
 from django_automate.policy.redaction import mask_values, redact
-from django_automate.runs import single_statement, states
+from django_automate.runs import single_statement, states, transactional
 from django_automate.runs.deadline import call_with_deadline
 from django_automate.secrets.refs import Resolver
 from django_automate.tracing import context
@@ -218,6 +219,15 @@ def _execute(call: StepCall, step_run: StepRun, round_attempt: int) -> Outcome:
     retryable = False
     output: Any = None
     cost: float | None = None
+    committed = False
+    stored: Any = None
+
+    def succeed(result: StepResult, *, in_transaction: bool = False) -> None:
+        nonlocal stored
+        stored = redact(mask_values(result.output, resolver.values))
+        duration = int((time.monotonic() - started) * 1000)
+        _record_success(call, step_run, duration, stored, result.cost, in_transaction=in_transaction)
+
     with context.bind(step_id=call.step_id), resolver.masking_scope():
         try:
             connector = get_connector(str(call.step["connector"]))
@@ -232,11 +242,20 @@ def _execute(call: StepCall, step_run: StepRun, round_attempt: int) -> Outcome:
             # Rendered again, now resolving the secrets written literally in the definition (never
             # references that data brought in); the stored input above is the rendering without them.
             params = render(call.step.get("with", {}), call.data, secrets=resolver)
+            invoke = functools.partial(connector.execute, str(call.step["action"]), params, ctx)
             with instrument.connector_call(str(call.step["connector"]), str(call.step["action"])):
-                result = call_with_deadline(
-                    lambda: connector.execute(str(call.step["action"]), params, ctx), timeout=timeout
-                )
+                if transactional.requested(call.step):
+                    # Called in this thread, inside the transaction that records its success.
+                    in_transaction = functools.partial(succeed, in_transaction=True)
+                    result = transactional.call_and_succeed(
+                        call.using, call.job, invoke, timeout=timeout, succeed=in_transaction
+                    )
+                    committed = True
+                else:
+                    result = call_with_deadline(invoke, timeout=timeout)
             output, cost = result.output, result.cost
+        except exceptions.LeaseLost:
+            raise
         except RetryableError as exc:
             retryable, retry_after = True, exc.retry_after
             error = {"code": exc.code, "message": exc.message, "details": exc.details}
@@ -269,8 +288,19 @@ def _execute(call: StepCall, step_run: StepRun, round_attempt: int) -> Outcome:
             _close(call, step_run, StepStatus.FAILED, duration_ms, error=error)
         call.data["steps"][call.step_id] = {"status": "failed", "output": None, "error": error}
         return Outcome.FAILED
-    stored = redact(mask_values(output, resolver.values))
-    if single_statement.available(call.using):
+    if not committed:
+        succeed(StepResult(output, cost))
+    budgets.record_cost(call.run, str(call.step.get("connector", "")), cost, using=call.using, loaded=call.budgets)
+    call.data["steps"][call.step_id] = {"status": "succeeded", "output": stored}
+    logger.info("Step %s succeeded", call.step_id, extra=log_extra("step_succeeded", duration_ms=duration_ms))
+    return Outcome.SUCCEEDED
+
+
+def _record_success(
+    call: StepCall, step_run: StepRun, duration_ms: int, stored: Any, cost: float | None, *, in_transaction: bool
+) -> None:
+    """Close the attempt succeeded, fenced by the lease; with ``in_transaction``, in the caller's transaction."""
+    if single_statement.available(call.using) and not in_transaction:
         # The same writes as below, in one statement (``finish`` is set for the last step only).
         call.finished = single_statement.close_succeeded(
             call.job,
@@ -282,19 +312,16 @@ def _execute(call: StepCall, step_run: StepRun, round_attempt: int) -> Outcome:
             output=stored,
             cost=cost,
         )
-    else:
-        with transaction.atomic(using=call.using):
-            if call.finish is None:
-                lease.fence(call.job, using=call.using)
-            else:
-                # The last step: the run ends and the job completes in this transaction. The job write
-                # is conditional on the lease, so a late worker gets LeaseLost before touching the attempt.
-                call.finished = call.finish()
-            _close(call, step_run, StepStatus.SUCCEEDED, duration_ms, output=stored, cost=cost)
-    budgets.record_cost(call.run, str(call.step.get("connector", "")), cost, using=call.using, loaded=call.budgets)
-    call.data["steps"][call.step_id] = {"status": "succeeded", "output": stored}
-    logger.info("Step %s succeeded", call.step_id, extra=log_extra("step_succeeded", duration_ms=duration_ms))
-    return Outcome.SUCCEEDED
+        return
+    with transaction.atomic(using=call.using, savepoint=False):
+        if call.finish is None:
+            # Inside a transactional step's transaction too: the lease must still be unexpired now.
+            lease.fence(call.job, using=call.using)
+        else:
+            # The last step: the run ends and the job completes in this transaction. The job write
+            # is conditional on the lease, so a late worker gets LeaseLost before touching the attempt.
+            call.finished = call.finish()
+        _close(call, step_run, StepStatus.SUCCEEDED, duration_ms, output=stored, cost=cost)
 
 
 def _close(call: StepCall, step_run: StepRun, status: str, duration_ms: int, **values: Any) -> None:

@@ -140,6 +140,12 @@ def _validate_step(
         if isinstance(step["for_each"], (str, dict)):
             check_template_value(step["for_each"], f"{path}.for_each", scope, problem)
         scope = dataclasses.replace(scope, extra_roots=ITEM_ROOTS)  # with and if read the item
+    if (
+        "transaction" in step
+        and not any(kind in step for kind in definition_schema.WAIT_KINDS)
+        and connector_type != "python"
+    ):
+        problem(f"{path}.transaction", "transaction is only for python steps.")
     if isinstance(step.get("with"), dict):
         check_template_value(step["with"], f"{path}.with", scope, problem)
     if "if" in step:

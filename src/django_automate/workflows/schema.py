@@ -18,7 +18,7 @@ MAX_RETRY_SECONDS = 86400
 #: The longest ``sleep.seconds``: 366 days. ``sleep.until`` is not capped.
 MAX_SLEEP_SECONDS = 366 * 86400
 #: Keys a ``sleep`` step cannot have: it calls no connector.
-NOT_IN_SLEEP = ("connector", "action", "with", "retry", "timeout_seconds", "for_each", "max_parallel")
+NOT_IN_SLEEP = ("connector", "action", "with", "retry", "timeout_seconds", "for_each", "max_parallel", "transaction")
 #: The most items of a ``for_each`` step in flight at once.
 MAX_PARALLEL = 100
 #: The step kinds that make a run wait instead of calling a connector (each has none of NOT_IN_SLEEP).
@@ -60,6 +60,11 @@ _DEFINITION: dict[str, Any] = {
                 "retry": {"$ref": "#/$defs/retry"},
                 "timeout_seconds": {"type": "number", "exclusiveMinimum": 0, "maximum": MAX_TIMEOUT_SECONDS},
                 "on_failure": {"enum": ["fail_run", "continue"]},
+                "transaction": {
+                    "type": "boolean",
+                    "description": "python steps only: the function runs inside the database transaction that"
+                    " records the step's success, so its ORM writes commit exactly once with it.",
+                },
                 "sleep": {"$ref": "#/$defs/sleep"},
                 "for_each": {
                     "description": 'A list to run the step for, item by item: a template ("{{ steps.a.output.lines }}")'
