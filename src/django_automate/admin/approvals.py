@@ -22,7 +22,7 @@ from django.utils.safestring import SafeString
 from django_automate import exceptions
 from django_automate.admin.display import ReadOnlyAdminMixin, admin_link
 from django_automate.admin.events import actor
-from django_automate.models import ExecutionRun, RunStatus, RunWait, WaitKind
+from django_automate.models import ExecutionRun, RunWait, WaitKind
 from django_automate.runs import approvals
 
 #: The request of the run page being rendered (read-only field methods are not given it).
@@ -64,7 +64,7 @@ class ApprovalActionsMixin:
         request = _request.get()
         rows = []
         for wait in waits:
-            pending = not wait.decision and wait.resolved_at is None and obj.status == RunStatus.WAITING
+            pending = not wait.decision and wait.resolved_at is None and obj.status in approvals.OPEN_RUN
             if wait.decision:
                 state = format_html("{} by {} at {}", wait.decision, wait.decided_by or "the timeout", wait.decided_at)
             elif not pending:
@@ -132,7 +132,7 @@ class PendingFilter(admin.SimpleListFilter):
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[RunWait]) -> QuerySet[RunWait]:
         if self.value() == "yes":
-            return queryset.filter(resolved_at__isnull=True, decision="", run__status=RunStatus.WAITING)
+            return queryset.filter(resolved_at__isnull=True, decision="", run__status__in=approvals.OPEN_RUN)
         return queryset
 
 

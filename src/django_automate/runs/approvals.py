@@ -29,6 +29,10 @@ DEFAULT_PERMISSION = "automate.approve_run"
 MAX_COMMENT = 2000
 
 
+#: The states of a run whose approval can still be decided: waiting, or running (another branch of a graph is).
+OPEN_RUN = (RunStatus.WAITING, RunStatus.RUNNING)
+
+
 def is_approval(step: dict[str, Any]) -> bool:
     return "approval" in step
 
@@ -103,7 +107,7 @@ def pending(tenant: str, *, using: str = "default") -> Any:
     return (
         RunWait.objects.using(using)
         .filter(tenant=tenant, kind=WaitKind.APPROVAL, resolved_at__isnull=True, decision="")
-        .filter(run__status=RunStatus.WAITING)
+        .filter(run__status__in=OPEN_RUN)
         .select_related("run", "run__workflow")
     )
 
@@ -151,7 +155,7 @@ def decide(
     with transaction.atomic(using=using):
         locked = RunWait.objects.using(using).select_for_update().filter(pk=wait.pk).first()
         status = ExecutionRun.objects.using(using).values_list("status", flat=True).get(pk=run.pk)
-        if locked is None or locked.decision or locked.resolved_at is not None or status != RunStatus.WAITING:
+        if locked is None or locked.decision or locked.resolved_at is not None or status not in OPEN_RUN:
             shown = (locked.decision if locked else "") or status
             raise exceptions.Conflict(
                 f"Approval {step_id!r} of run {run.pk} was decided already or no longer waits ({shown}).",
