@@ -53,20 +53,44 @@ def enqueue(
     return job
 
 
-def enqueue_runs(runs: list[ExecutionRun], *, queue: str = "default", using: str = "default") -> None:
+def enqueue_runs(
+    runs: list[ExecutionRun],
+    *,
+    queue: str = "default",
+    using: str = "default",
+    priorities: list[int] | None = None,
+) -> None:
     """:func:`enqueue` an ``execute_run`` job for each run, in as few statements as the setup allows.
 
     With the database backend and no ``pre_save``/``post_save`` receiver on OutboxJob, the
     jobs go in with one multi-row INSERT and one NOTIFY; otherwise each through :func:`enqueue`.
+    ``priorities`` (one per run) are the jobs' priorities, 0 without it.
     """
+    ranks = priorities or [0] * len(runs)
     if len(runs) < 2 or conf.execution_backend() != "database" or sql.has_save_receivers(OutboxJob):
-        for run in runs:
-            enqueue(JobKind.EXECUTE_RUN, run=run, tenant=run.tenant, trace_id=run.trace_id, queue=queue, using=using)
+        for run, rank in zip(runs, ranks, strict=True):
+            enqueue(
+                JobKind.EXECUTE_RUN,
+                run=run,
+                tenant=run.tenant,
+                trace_id=run.trace_id,
+                queue=queue,
+                priority=rank,
+                using=using,
+            )
         return
     now = timezone.now()
     jobs = [
-        new_job(JobKind.EXECUTE_RUN, run=run, tenant=run.tenant, trace_id=run.trace_id, queue=queue, available_at=now)
-        for run in runs
+        new_job(
+            JobKind.EXECUTE_RUN,
+            run=run,
+            tenant=run.tenant,
+            trace_id=run.trace_id,
+            queue=queue,
+            priority=rank,
+            available_at=now,
+        )
+        for run, rank in zip(runs, ranks, strict=True)
     ]
     OutboxJob.objects.using(using).bulk_create(jobs)
     notify(using, queue)
@@ -104,6 +128,7 @@ def enqueue_claimed(
     tenant: str = "",
     run: ExecutionRun | None = None,
     queue: str = "default",
+    priority: int = 0,
     using: str = "default",
 ) -> ClaimedJob:
     """Create a job already claimed by ``worker_id``, in the current transaction: a hand-off.
@@ -114,7 +139,7 @@ def enqueue_claimed(
     """
     now = timezone.now()
     token = uuid.uuid4()
-    job = new_job(kind, trace_id=trace_id, tenant=tenant, run=run, queue=queue, available_at=now)
+    job = new_job(kind, trace_id=trace_id, tenant=tenant, run=run, queue=queue, priority=priority, available_at=now)
     job.status, job.attempts, job.lease_token, job.leased_by = JobStatus.CLAIMED, 1, token, worker_id
     job.lease_expires_at = now + dt.timedelta(seconds=conf.lease_seconds())
     sql.insert(job, using)

@@ -35,6 +35,7 @@ from django_automate.runs.steps import Outcome, StepCall, run_step, settled, sta
 from django_automate.tracing import context
 from django_automate.tracing.logging import log_extra
 from django_automate.workflows import graph
+from django_automate.workflows.versions import priority_of
 
 logger = logging.getLogger(__name__)
 
@@ -199,6 +200,7 @@ def advance(job: ClaimedJob, run: ExecutionRun, *, using: str = "default") -> st
                 step_id=step_id,
                 tenant=run.tenant,
                 trace_id=run.trace_id,
+                priority=priority_of(run.workflow_version_id, using=using),
                 using=using,
             )
         lease.complete(job, using=using)

@@ -39,6 +39,7 @@ from django_automate.runs.steps import (
     start_run,
 )
 from django_automate.workflows.templating import render
+from django_automate.workflows.versions import priority_of
 
 ITEM = re.compile(r"^(?P<step>[a-z][a-z0-9_]{0,63})\[(?P<index>[0-9]{1,7})\]$")
 DEFAULT_MAX_PARALLEL = 10
@@ -178,6 +179,7 @@ def _start_next(run: ExecutionRun, step: dict[str, Any], state: ItemState, using
             step_id=item_id(str(step["id"]), index),
             tenant=run.tenant,
             trace_id=run.trace_id,
+            priority=priority_of(run.workflow_version_id, using=using),
             using=using,
         )
 

@@ -16,6 +16,7 @@ from django_automate.models import Event, ExecutionRun, JobKind, JobStatus, Outb
 from django_automate.outbox.enqueue import enqueue
 from django_automate.rules.matching import matching_rules
 from django_automate.runs import states
+from django_automate.workflows.versions import priority_of
 
 #: The error of an attempt left running by a worker that died, closed when its run is cancelled.
 CANCELLED_ATTEMPT = {"code": "run_cancelled", "message": "The run was cancelled before this attempt finished."}
@@ -69,7 +70,8 @@ def _replay(event: Event, actor: str) -> list[ExecutionRun]:
             replay_seq=next_seq,
             trace_id=event.trace_id,
         )
-        enqueue(JobKind.EXECUTE_RUN, run=run, tenant=run.tenant, trace_id=run.trace_id)
+        priority = priority_of(run.workflow_version_id)
+        enqueue(JobKind.EXECUTE_RUN, run=run, tenant=run.tenant, trace_id=run.trace_id, priority=priority)
         runs.append(run)
     audit.record(
         "event.replayed",
@@ -93,7 +95,8 @@ def retry_run(run: ExecutionRun, *, actor: str) -> ExecutionRun:
                 details={"run_id": str(run.pk), "status": locked.status},
             )
         states.transition(locked, RunStatus.RUNNING, error=None, finished_at=None)
-        enqueue(JobKind.EXECUTE_RUN, run=locked, tenant=locked.tenant, trace_id=locked.trace_id)
+        priority = priority_of(locked.workflow_version_id)
+        enqueue(JobKind.EXECUTE_RUN, run=locked, tenant=locked.tenant, trace_id=locked.trace_id, priority=priority)
         audit.record(
             "run.retried",
             actor=actor,

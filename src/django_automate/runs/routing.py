@@ -23,7 +23,7 @@ from django_automate.rules.matching import matching_rules
 from django_automate.runs import wait_for
 from django_automate.tracing import context
 from django_automate.tracing.logging import log_extra
-from django_automate.workflows.versions import get_version
+from django_automate.workflows.versions import get_version, priority_of
 
 logger = logging.getLogger(__name__)
 
@@ -177,10 +177,12 @@ def _route(items: list[_Routing], using: str, *, check_existing: bool, handoff: 
                 tenant=run.tenant,
                 trace_id=run.trace_id,
                 queue=RUN_QUEUE,
+                priority=priority_of(run.workflow_version_id, using=using),
                 using=using,
             )
             handed, queued = (claimed, run), created[1:]
-        enqueue_runs(queued, queue=RUN_QUEUE, using=using)
+        priorities = [priority_of(run.workflow_version_id, using=using) for run in queued]
+        enqueue_runs(queued, queue=RUN_QUEUE, using=using, priorities=priorities)
         for run in created:
             with context.bind(trace_id=run.trace_id or None, event_id=run.event_id):
                 logger.info(

@@ -19,6 +19,8 @@ MAX_RETRY_SECONDS = 86400
 MAX_SLEEP_SECONDS = 366 * 86400
 #: Keys a ``sleep`` step cannot have: it calls no connector.
 NOT_IN_SLEEP = ("connector", "action", "with", "retry", "timeout_seconds", "for_each", "max_parallel", "transaction")
+#: The bound of a definition's ``priority`` (either sign).
+MAX_PRIORITY = 1000
 #: The most items of a ``for_each`` step in flight at once.
 MAX_PARALLEL = 100
 #: The step kinds that make a run wait instead of calling a connector (each has none of NOT_IN_SLEEP).
@@ -37,6 +39,12 @@ _DEFINITION: dict[str, Any] = {
     "properties": {
         "description": {"type": "string", "maxLength": 10000},
         "steps": {"type": "array", "minItems": 1, "maxItems": MAX_STEPS, "items": {"$ref": "#/$defs/step"}},
+        "priority": {
+            "type": "integer",
+            "minimum": -MAX_PRIORITY,
+            "maximum": MAX_PRIORITY,
+            "description": "Runs of higher priority (and their steps) are claimed first among ready jobs; default 0.",
+        },
     },
     "required": ["steps"],
     "additionalProperties": False,

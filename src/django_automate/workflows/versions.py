@@ -36,3 +36,9 @@ def clear() -> None:
     """Forget every cached version."""
     with _lock:
         _rows.clear()
+
+
+def priority_of(version_id: Any, *, using: str = "default") -> int:
+    """The ``priority`` of a version's definition (0 when it has none): its runs' jobs carry it."""
+    value = get_version(version_id, using=using).definition.get("priority", 0)
+    return int(value) if isinstance(value, int) and not isinstance(value, bool) else 0
