@@ -49,6 +49,12 @@ class ExecutionRun(models.Model):
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     waiting_until = models.DateTimeField(null=True, blank=True, help_text="While waiting: when the run goes on.")
+    concurrency_key = models.CharField(
+        max_length=64, blank=True, default="", help_text="Hash of the definition's concurrency key for this run."
+    )
+    admitted_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the run got one of its concurrency key's slots."
+    )
 
     class Meta:
         app_label = "automate"
@@ -58,7 +64,10 @@ class ExecutionRun(models.Model):
                 fields=("event", "workflow", "replay_seq"), name="automate_run_unique_per_event_workflow"
             )
         ]
-        indexes = [models.Index(fields=("tenant", "status", "created_at"), name="automate_run_status_idx")]
+        indexes = [
+            models.Index(fields=("tenant", "status", "created_at"), name="automate_run_status_idx"),
+            models.Index(fields=("concurrency_key", "status", "created_at"), name="automate_run_concurrency_idx"),
+        ]
         permissions = [("approve_run", "Can decide approval steps of runs")]
 
     def __str__(self) -> str:

@@ -14,8 +14,8 @@ from django_automate.observability import instrument
 from django_automate.outbox import lease
 from django_automate.outbox.claim import ClaimedJob
 from django_automate.policy import budgets
+from django_automate.runs import concurrency, states, waits
 from django_automate.runs import graph as graph_runs
-from django_automate.runs import states, waits
 from django_automate.runs.context import run_data
 from django_automate.runs.loading import run_to_execute
 from django_automate.runs.steps import Outcome, StepCall, run_step, settled, start_run
@@ -38,11 +38,23 @@ def execute_run(
 
     When ``stopping`` is set (graceful shutdown) the job is released after the current step.
     ``run`` is the job's run as routing just created it (a hand-off), else it is loaded.
+    A run with a concurrency key starts once it has a slot (``runs.concurrency``), and gives
+    the slot on when it ends.
     """
     if job.run_id is None:
         raise exceptions.ValidationError("An execute_run job needs a run.", details={"job_id": job.id})
     if run is None or run.pk != job.run_id:
         run = run_to_execute(job.run_id, using=using)
+    if run.concurrency_key and run.status == RunStatus.PENDING and run.admitted_at is None:
+        if not concurrency.admit(job, run, using=using):
+            return str(run.status)
+    status = _execute(job, run, using, stopping)
+    if status in states.TERMINAL:
+        concurrency.release(run, using=using)
+    return status
+
+
+def _execute(job: ClaimedJob, run: ExecutionRun, using: str, stopping: threading.Event | None) -> str:
     with context.bind(run_id=run.id, event_id=run.event_id, tenant=run.tenant):
         if run.status in states.TERMINAL:
             with transaction.atomic(using=using):
@@ -166,6 +178,9 @@ def give_up(job: ClaimedJob, error: dict[str, Any], *, using: str = "default") -
         except exceptions.IllegalTransition:
             pass  # it ended meanwhile (cancelled): that stands
         states.close_open_attempts(run, using=using, error=error)
+    if job.run_id is not None:
+        ended = ExecutionRun.objects.using(using).select_related("workflow_version").get(pk=job.run_id)
+        concurrency.release(ended, using=using)
 
 
 def _cancelled(run: ExecutionRun, using: str) -> bool:

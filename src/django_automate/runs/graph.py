@@ -28,7 +28,7 @@ from django_automate.outbox import lease
 from django_automate.outbox.claim import ClaimedJob
 from django_automate.outbox.enqueue import enqueue
 from django_automate.policy import budgets
-from django_automate.runs import items, states, waits
+from django_automate.runs import concurrency, items, states, waits
 from django_automate.runs.context import run_data
 from django_automate.runs.loading import run_to_execute
 from django_automate.runs.steps import Outcome, StepCall, run_step, settled, start_run
@@ -57,6 +57,14 @@ def execute_step(job: ClaimedJob, *, using: str = "default", stopping: threading
     if job.run_id is None or not job.step_id:
         raise exceptions.ValidationError("An execute_step job needs a run and a step.", details={"job_id": job.id})
     run = run_to_execute(job.run_id, using=using)
+    terminal_before = run.status in states.TERMINAL
+    status = _execute_step(job, run, using)
+    if status in states.TERMINAL and not terminal_before:
+        concurrency.release(run, using=using)  # the run ended here: its slot goes to the next run of its key
+    return status
+
+
+def _execute_step(job: ClaimedJob, run: ExecutionRun, using: str) -> str:
     with context.bind(run_id=run.id, event_id=run.event_id, tenant=run.tenant, step_id=job.step_id):
         if run.status in states.TERMINAL:
             with transaction.atomic(using=using):
@@ -157,7 +165,9 @@ def _last_statuses(run: ExecutionRun, using: str) -> dict[str, tuple[str, Any]]:
 def advance(job: ClaimedJob, run: ExecutionRun, *, using: str = "default") -> str:
     """Under a lock on the run: start the ready steps, or end the run; complete ``job``. The run's status after."""
     with transaction.atomic(using=using):
-        # The lock comes first: what this transaction reads next includes every advance committed before it.
+        # A write first (SQLite takes its write lock now, not halfway through), then the run's lock:
+        # what this transaction reads next includes every advance committed before it.
+        lease.fence(job, using=using)
         status = ExecutionRun.objects.using(using).select_for_update().values_list("status", flat=True).get(pk=run.pk)
         run.status = status
         if status in states.TERMINAL:

@@ -15,8 +15,8 @@ from django_automate.audit import log as audit
 from django_automate.models import Event, ExecutionRun, JobKind, JobStatus, OutboxJob, RunStatus
 from django_automate.outbox.enqueue import enqueue
 from django_automate.rules.matching import matching_rules
-from django_automate.runs import states
-from django_automate.workflows.versions import priority_of
+from django_automate.runs import concurrency, states
+from django_automate.workflows.versions import get_version, priority_of
 
 #: The error of an attempt left running by a worker that died, closed when its run is cancelled.
 CANCELLED_ATTEMPT = {"code": "run_cancelled", "message": "The run was cancelled before this attempt finished."}
@@ -69,6 +69,9 @@ def _replay(event: Event, actor: str) -> list[ExecutionRun]:
             replay_of=last,
             replay_seq=next_seq,
             trace_id=event.trace_id,
+            concurrency_key=concurrency.key_for(
+                get_version(workflow.current_version_id).definition, event, workflow.pk, event.tenant
+            ),
         )
         priority = priority_of(run.workflow_version_id)
         enqueue(JobKind.EXECUTE_RUN, run=run, tenant=run.tenant, trace_id=run.trace_id, priority=priority)
@@ -131,4 +134,5 @@ def cancel_run(run: ExecutionRun, *, actor: str) -> ExecutionRun:
             tenant=run.tenant,
             trace_id=run.trace_id,
         )
+    concurrency.release(locked)  # its slot, if it held one, goes to the next run of its key
     return locked

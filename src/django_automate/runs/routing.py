@@ -20,7 +20,7 @@ from django_automate.outbox.enqueue import enqueue_claimed, enqueue_runs
 from django_automate.policy import budgets
 from django_automate.rules import generation
 from django_automate.rules.matching import matching_rules
-from django_automate.runs import wait_for
+from django_automate.runs import concurrency, wait_for
 from django_automate.tracing import context
 from django_automate.tracing.logging import log_extra
 from django_automate.workflows.versions import get_version, priority_of
@@ -160,6 +160,9 @@ def _route(items: list[_Routing], using: str, *, check_existing: bool, handoff: 
                 workflow_version_id=version_id,
                 rule=rule,
                 trace_id=item.event.trace_id,
+                concurrency_key=concurrency.key_for(
+                    get_version(version_id, using=using).definition, item.event, rule.workflow_id, item.event.tenant
+                ),
             )
             for item in items
             for pk, (rule, version_id) in item.chosen.items()

@@ -55,6 +55,12 @@ def definition_problems(definition: Any) -> list[dict[str, str]]:
         return problems
     for error in _schema_validator().iter_errors(definition):
         _schema_problem(error, problem)
+    concurrency = definition.get("concurrency") if isinstance(definition, dict) else None
+    if isinstance(concurrency, dict) and isinstance(concurrency.get("key"), str):
+        # Rendered when the run is created: the event and the run, no step.
+        check_template_value(
+            concurrency["key"], "$.concurrency.key", StepScope(None, frozenset(), frozenset()), problem
+        )
     steps = definition.get("steps") if isinstance(definition, dict) else None
     if isinstance(steps, list):
         readable = _graph_problems(steps, problem)

@@ -39,6 +39,17 @@ _DEFINITION: dict[str, Any] = {
     "properties": {
         "description": {"type": "string", "maxLength": 10000},
         "steps": {"type": "array", "minItems": 1, "maxItems": MAX_STEPS, "items": {"$ref": "#/$defs/step"}},
+        "concurrency": {
+            "type": "object",
+            "description": "At most `limit` runs of this workflow with the same rendered `key` (a template over"
+            " the event) are running or waiting at once; the others wait, in arrival order, for a slot.",
+            "properties": {
+                "key": {"type": "string", "minLength": 1, "maxLength": 255},
+                "limit": {"type": "integer", "minimum": 1, "maximum": 1000},
+            },
+            "required": ["key", "limit"],
+            "additionalProperties": False,
+        },
         "priority": {
             "type": "integer",
             "minimum": -MAX_PRIORITY,

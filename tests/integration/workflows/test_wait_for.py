@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import time
 
 import pytest
@@ -84,7 +85,7 @@ def test_an_event_received_before_the_run_was_created_does_not_resume_it(workflo
 
 def test_an_event_stored_before_the_wait_was_set_up_resumes_it_at_once(workflow_factory, rule_factory, run_worker):
     # The reminder pattern: the payment arrives (and is routed) while the run still sleeps.
-    rule_factory(workflow_factory(steps=[{"id": "nap", "sleep": {"seconds": 0.5}}, paid(), log()]))
+    rule_factory(workflow_factory(steps=[{"id": "nap", "sleep": {"seconds": 2}}, paid(), log()]))
     django_automate.emit("order.created", {"customer": "c1"})
     run_worker()
     assert statuses() == ["waiting"] and not RunWait.objects.exists()
@@ -98,14 +99,16 @@ def test_an_event_stored_before_the_wait_was_set_up_resumes_it_at_once(workflow_
 
 
 def test_a_timeout_resumes_the_run_with_timed_out(workflow_factory, rule_factory, run_worker):
-    rule_factory(workflow_factory(steps=[paid(timeout_seconds=0.3), log()]))
+    rule_factory(workflow_factory(steps=[paid(timeout_seconds=60), log()]))
     django_automate.emit("order.created", {"customer": "c1"})
     run_worker()
     # A claim before the timeout (a job hurried by hand) waits on.
     OutboxJob.objects.filter(run__isnull=False).update(available_at=timezone.now())
     run_worker()
     assert statuses() == ["waiting"] and attempts("paid")[0].status == "running"
-    time.sleep(0.35)
+    # The timeout passes (moved into the past rather than waited for: a loaded machine cannot delay it).
+    RunWait.objects.update(timeout_at=timezone.now() - dt.timedelta(seconds=1))
+    OutboxJob.objects.filter(run__isnull=False, status="ready").update(available_at=timezone.now())
     run_worker()
     assert statuses() == ["succeeded"]
     assert attempts("paid")[0].output == {"timed_out": True}

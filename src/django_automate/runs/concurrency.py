@@ -1,0 +1,111 @@
+"""Concurrency keys (SPEC §14): at most ``limit`` runs of a workflow with one key hold a slot at once.
+
+A definition's ``"concurrency": {"key": "{{ event.payload.customer }}", "limit": 1}`` is
+rendered when routing creates the run (with the event's data), and stored hashed with the
+tenant and the workflow on ``ExecutionRun.concurrency_key``. When the run's job is first
+claimed, :func:`admit` counts, under a lock on the workflow's row, the runs of the key that
+hold a slot (admitted, not ended) and the pending runs of the key that arrived earlier: the
+run is admitted (``admitted_at``) if both together leave a slot, so slots go in arrival
+order. Otherwise its job is put back for :data:`RECHECK_SECONDS` and the run stays ``pending``.
+
+A run that ends frees its slot: :func:`release` makes the jobs of the next pending runs of
+the key due now. If that wake-up is lost (the worker died between the run's end and the
+release, or a run ended while the next one was being checked), the waiting job's own
+recheck comes within :data:`RECHECK_SECONDS`. A killed worker's run keeps its slot while its
+job's lease runs: the run goes on when the job is recovered, so the slot is not leaked.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import logging
+from typing import Any
+
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from django_automate import exceptions
+from django_automate.models import Event, ExecutionRun, JobKind, JobStatus, OutboxJob, RunStatus, Workflow
+from django_automate.outbox import lease
+from django_automate.outbox.claim import ClaimedJob
+from django_automate.outbox.notify import notify
+from django_automate.rules.matching import event_data
+from django_automate.runs import states
+from django_automate.tracing.logging import log_extra
+from django_automate.workflows.templating import render_string
+
+logger = logging.getLogger(__name__)
+
+#: How long a run waiting for a slot waits before it checks again without being woken.
+RECHECK_SECONDS = 5.0
+
+
+def key_for(definition: dict[str, Any], event: Event, workflow_id: Any, tenant: str) -> str:
+    """The stored key of a new run of ``definition`` for ``event`` ("" without ``concurrency``).
+
+    A key that cannot be rendered (a missing field) renders as "": such runs share one key.
+    """
+    spec = definition.get("concurrency")
+    if not isinstance(spec, dict):
+        return ""
+    try:
+        rendered = render_string(str(spec.get("key", "")), event_data(event))
+    except exceptions.AutomateError:
+        rendered = ""
+    text = rendered if isinstance(rendered, str) else repr(rendered)
+    return hashlib.sha256(f"{tenant}\0{workflow_id}\0{text}".encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def limit_of(run: ExecutionRun) -> int:
+    spec = run.workflow_version.definition.get("concurrency") or {}
+    return max(1, int(spec.get("limit", 1)))
+
+
+def admit(job: ClaimedJob, run: ExecutionRun, *, using: str = "default") -> bool:
+    """Give the pending run a slot of its key (True), or put its job back until a slot may be free (False)."""
+    limit = limit_of(run)
+    now = timezone.now()
+    with transaction.atomic(using=using):
+        # A write first (SQLite takes its write lock now, not halfway), then the key's lock: the workflow's row.
+        lease.fence(job, using=using)
+        list(Workflow.objects.using(using).select_for_update().filter(pk=run.workflow_id).values_list("pk"))
+        same = ExecutionRun.objects.using(using).filter(concurrency_key=run.concurrency_key)
+        holding = same.filter(admitted_at__isnull=False).exclude(status__in=states.TERMINAL).count()
+        earlier = Q(created_at__lt=run.created_at) | Q(created_at=run.created_at, id__lt=run.id)
+        ahead = same.filter(earlier, admitted_at__isnull=True, status=RunStatus.PENDING).count()
+        if holding + ahead < limit:
+            ExecutionRun.objects.using(using).filter(pk=run.pk, admitted_at__isnull=True).update(admitted_at=now)
+            run.admitted_at = now
+            return True
+        error = {
+            "code": "concurrency_limited",
+            "message": f"Waiting for a slot: {holding} of {limit} held, {ahead} waiting ahead.",
+            "details": {"limit": limit, "holding": holding, "ahead": ahead, "key": run.concurrency_key},
+        }
+        lease.reschedule(job, now + dt.timedelta(seconds=RECHECK_SECONDS), error, using=using)
+    logger.info("Run %s waits for a concurrency slot", run.id, extra=log_extra("run_throttled"))
+    return False
+
+
+def release(run: ExecutionRun, *, using: str = "default") -> int:
+    """After ``run`` ended: make the jobs of the next pending runs of its key due now; the jobs woken."""
+    if not run.concurrency_key:
+        return 0
+    limit = limit_of(run)
+    pending = (
+        ExecutionRun.objects.using(using)
+        .filter(concurrency_key=run.concurrency_key, status=RunStatus.PENDING, admitted_at__isnull=True)
+        .order_by("created_at", "id")
+        .values_list("id", flat=True)[:limit]
+    )
+    now = timezone.now()
+    woken = (
+        OutboxJob.objects.using(using)
+        .filter(run_id__in=list(pending), kind=JobKind.EXECUTE_RUN, status=JobStatus.READY)
+        .update(available_at=now, updated_at=now)
+    )
+    if woken:
+        notify(using, "default")
+    return int(woken)
