@@ -4,9 +4,11 @@ A definition's ``"concurrency": {"key": "{{ event.payload.customer }}", "limit":
 rendered when routing creates the run (with the event's data), and stored hashed with the
 tenant and the workflow on ``ExecutionRun.concurrency_key``. When the run's job is first
 claimed, :func:`admit` counts, under a lock on the workflow's row, the runs of the key that
-hold a slot (admitted, not ended) and the pending runs of the key that arrived earlier: the
-run is admitted (``admitted_at``) if both together leave a slot, so slots go in arrival
-order. Otherwise its job is put back for :data:`RECHECK_SECONDS` and the run stays ``pending``.
+hold a slot (admitted, not ended) and the pending runs of the key whose event arrived
+earlier: the run is admitted (``admitted_at``) if both together leave a slot, so slots go
+in the order the events arrived, among the runs created by then (events are routed in
+parallel: a run not created yet cannot be waited for). Otherwise its job is put back for
+:data:`RECHECK_SECONDS` and the run stays ``pending``.
 
 A run that ends frees its slot: :func:`release` makes the jobs of the next pending runs of
 the key due now. If that wake-up is lost (the worker died between the run's end and the
@@ -73,7 +75,8 @@ def admit(job: ClaimedJob, run: ExecutionRun, *, using: str = "default") -> bool
         list(Workflow.objects.using(using).select_for_update().filter(pk=run.workflow_id).values_list("pk"))
         same = ExecutionRun.objects.using(using).filter(concurrency_key=run.concurrency_key)
         holding = same.filter(admitted_at__isnull=False).exclude(status__in=states.TERMINAL).count()
-        earlier = Q(created_at__lt=run.created_at) | Q(created_at=run.created_at, id__lt=run.id)
+        arrived = Event.objects.using(using).values_list("received_at", flat=True).get(pk=run.event_id)
+        earlier = Q(event__received_at__lt=arrived) | Q(event__received_at=arrived, id__lt=run.id)
         ahead = same.filter(earlier, admitted_at__isnull=True, status=RunStatus.PENDING).count()
         if holding + ahead < limit:
             ExecutionRun.objects.using(using).filter(pk=run.pk, admitted_at__isnull=True).update(admitted_at=now)
@@ -97,7 +100,7 @@ def release(run: ExecutionRun, *, using: str = "default") -> int:
     pending = (
         ExecutionRun.objects.using(using)
         .filter(concurrency_key=run.concurrency_key, status=RunStatus.PENDING, admitted_at__isnull=True)
-        .order_by("created_at", "id")
+        .order_by("event__received_at", "id")
         .values_list("id", flat=True)[:limit]
     )
     now = timezone.now()
