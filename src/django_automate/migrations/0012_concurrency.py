@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("automate", "0009_tasks"),
+        ("automate", "0010_rate_limits"),
     ]
 
     operations = [

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django_automate.models.audit import AuditEntry
 from django_automate.models.endpoints import SignatureScheme, WebhookEndpoint
 from django_automate.models.events import Event, EventStatus
+from django_automate.models.flow import RateLimitBucket
 from django_automate.models.governance import Budget, BudgetUsage, Secret
 from django_automate.models.outbox import JobKind, JobStatus, OutboxJob
 from django_automate.models.rules import RuleGeneration, RuleSpec
@@ -27,6 +28,7 @@ __all__ = [
     "JobKind",
     "JobStatus",
     "OutboxJob",
+    "RateLimitBucket",
     "RuleGeneration",
     "RuleSpec",
     "RunStatus",

@@ -60,6 +60,12 @@ class _ProcessMetrics:
             buckets=DURATION_BUCKETS,
             registry=self.registry,
         )
+        self.rate_limited = Counter(
+            "automate_rate_limited",
+            "Step attempts held back by a step rate_limit (delayed, not failed), by connector.",
+            ["connector"],
+            registry=self.registry,
+        )
 
 
 def _get() -> _ProcessMetrics | None:
@@ -85,6 +91,13 @@ def step_attempt(connector: str, outcome: str, seconds: float) -> None:
     metrics = _get()
     if metrics is not None:
         metrics.step_duration.labels(connector=connector, outcome=outcome).observe(max(seconds, 0.0))
+
+
+def rate_limited(connector: str) -> None:
+    """Count one step attempt held back by its ``rate_limit`` (its job is rescheduled)."""
+    metrics = _get()
+    if metrics is not None:
+        metrics.rate_limited.labels(connector=connector).inc()
 
 
 class _Forward:

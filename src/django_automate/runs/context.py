@@ -16,6 +16,7 @@ def run_data(run: ExecutionRun) -> dict[str, Any]:
         "workflow": run.workflow.slug,
         "version": run.workflow_version.number,
         "replay_of": str(run.replay_of_id) if run.replay_of_id else None,
+        "tenant": run.tenant,
     }
     data["trace_id"] = run.trace_id
     data["steps"] = {}

@@ -25,7 +25,7 @@ from django_automate.outbox.claim import ClaimedJob
 from django_automate.outbox.retry import RetryPolicy
 from django_automate.policy import budgets
 from django_automate.policy.redaction import mask_values, redact
-from django_automate.runs import single_statement, states, transactional
+from django_automate.runs import rate_limits, single_statement, states, transactional
 from django_automate.runs.deadline import call_with_deadline
 from django_automate.secrets.refs import Resolver
 from django_automate.tracing import context
@@ -169,8 +169,11 @@ def run_step(call: StepCall) -> Outcome:
         return decided
     try:
         rendered = render(call.step.get("with", {}), call.data)
+        held = rate_limits.hold(call.run.tenant, call.step, call.data, using=call.using)
     except exceptions.AutomateError as exc:
         return fail_attempt(call, attempt, {"code": exc.code, "message": exc.message, "details": exc.details})
+    if held is not None:  # before the budgets: a step held back is neither attempted nor charged
+        return _defer(call, held.until, held.error)
     stopped = _over_budget(call, attempt)
     if stopped is not None:
         return stopped
@@ -201,13 +204,18 @@ def _over_budget(call: StepCall, attempt: int) -> Outcome | None:
         connector_type = str(call.step.get("connector", ""))
         budgets.check_and_consume_step(call.run, call.step, connector_type, using=call.using, loaded=call.budgets)
     except budgets.BudgetDeferred as exc:
-        with transaction.atomic(using=call.using):
-            lease.reschedule(call.job, exc.until, {"code": exc.code, "message": exc.message}, using=call.using)
-            start_run(call.run, using=call.using)  # the run budget is not charged again on the next claim
-        return Outcome.RETRY_SCHEDULED
+        return _defer(call, exc.until, {"code": exc.code, "message": exc.message})
     except exceptions.BudgetExceeded as exc:
         return fail_attempt(call, attempt, {"code": exc.code, "message": exc.message, "details": exc.details})
     return None
+
+
+def _defer(call: StepCall, until: dt.datetime, error: dict[str, Any]) -> Outcome:
+    """Reschedule the job to ``until`` without attempting the step (a budget window, a rate limit)."""
+    with transaction.atomic(using=call.using):
+        lease.reschedule(call.job, until, error, using=call.using)
+        start_run(call.run, using=call.using)  # the run budget is not charged again on the next claim
+    return Outcome.RETRY_SCHEDULED
 
 
 def _execute(call: StepCall, step_run: StepRun, round_attempt: int) -> Outcome:

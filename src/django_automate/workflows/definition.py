@@ -156,6 +156,9 @@ def _validate_step(
         check_template_value(step["with"], f"{path}.with", scope, problem)
     if "if" in step:
         check_logic(step["if"], f"{path}.if", scope, problem)
+    rate_limit = step.get("rate_limit")
+    if isinstance(rate_limit, dict) and isinstance(rate_limit.get("key"), str):
+        check_template_value(rate_limit["key"], f"{path}.rate_limit.key", scope, problem)
     sleep = step.get("sleep")
     if isinstance(sleep, dict) and len({"seconds", "until"} & set(sleep)) != 1:
         problem(f"{path}.sleep", "sleep takes exactly one of seconds or until.")  # as the schema's min/maxProperties

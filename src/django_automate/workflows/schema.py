@@ -18,7 +18,19 @@ MAX_RETRY_SECONDS = 86400
 #: The longest ``sleep.seconds``: 366 days. ``sleep.until`` is not capped.
 MAX_SLEEP_SECONDS = 366 * 86400
 #: Keys a ``sleep`` step cannot have: it calls no connector.
-NOT_IN_SLEEP = ("connector", "action", "with", "retry", "timeout_seconds", "for_each", "max_parallel", "transaction")
+NOT_IN_SLEEP = (
+    "connector",
+    "action",
+    "with",
+    "retry",
+    "timeout_seconds",
+    "for_each",
+    "max_parallel",
+    "transaction",
+    "rate_limit",
+)
+#: The highest step ``rate_limit.per_second``.
+MAX_RATE_PER_SECOND = 10000
 #: The bound of a definition's ``priority`` (either sign).
 MAX_PRIORITY = 1000
 #: The most items of a ``for_each`` step in flight at once.
@@ -103,6 +115,7 @@ _DEFINITION: dict[str, Any] = {
                     "description": "The steps this one waits for ([] starts with the run). Without it, a step"
                     " needs the step listed before it. Steps whose needs are met run in parallel.",
                 },
+                "rate_limit": {"$ref": "#/$defs/rate_limit"},
                 "wait_for": {"$ref": "#/$defs/wait_for"},
                 "approval": {"$ref": "#/$defs/approval"},
             },
@@ -166,6 +179,19 @@ _DEFINITION: dict[str, Any] = {
             },
             "minProperties": 1,
             "maxProperties": 1,
+            "additionalProperties": False,
+        },
+        "rate_limit": {
+            "type": "object",
+            "description": "Calls sharing the rendered key (within the tenant) are spread across every worker so"
+            " that at most per_second start per second, after an initial burst (default: per_second rounded up);"
+            " a step held back is delayed, not failed.",
+            "properties": {
+                "key": {"type": "string", "minLength": 1, "maxLength": 255},
+                "per_second": {"type": "number", "exclusiveMinimum": 0, "maximum": MAX_RATE_PER_SECOND},
+                "burst": {"type": "integer", "minimum": 1},
+            },
+            "required": ["key", "per_second"],
             "additionalProperties": False,
         },
         "retry": {
