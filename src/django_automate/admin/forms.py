@@ -42,6 +42,22 @@ class DefinitionField(forms.CharField):
         return definition
 
 
+class RuleForm(forms.ModelForm):
+    """A rule; the debounce settings are checked together, as the API and ``rules.services`` do."""
+
+    def clean(self) -> dict[str, Any]:
+        from django_automate.rules.services import validate_debounce
+
+        cleaned: dict[str, Any] = super().clean() or {}
+        seconds, key = cleaned.get("debounce_seconds"), cleaned.get("debounce_key") or ""
+        try:
+            validate_debounce(seconds, key)
+        except exceptions.AutomateError as exc:
+            field = exc.details.get("field", "debounce_key")
+            self.add_error(field if field in self.fields else None, exc.message)
+        return cleaned
+
+
 class WorkflowForm(forms.ModelForm):
     definition = DefinitionField(help_text="Saving a changed definition publishes a new version.")
 

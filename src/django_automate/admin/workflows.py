@@ -17,7 +17,7 @@ from django.utils.safestring import SafeString
 from django_automate import exceptions
 from django_automate.admin.display import ReadOnlyAdminMixin, pretty_json, require_permissions
 from django_automate.admin.events import actor
-from django_automate.admin.forms import RuleTestForm, WorkflowForm, problems_as_errors
+from django_automate.admin.forms import RuleForm, RuleTestForm, WorkflowForm, problems_as_errors
 from django_automate.models import Event, RuleSpec, WebhookEndpoint, Workflow, WorkflowVersion
 from django_automate.rules import explain, services
 from django_automate.workflows import diff, publishing
@@ -152,7 +152,18 @@ class WorkflowVersionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
 @admin.register(RuleSpec)
 class RuleSpecAdmin(admin.ModelAdmin):
-    list_display = ("name", "tenant", "event_type", "workflow", "priority", "enabled", "version", "test_link")
+    form = RuleForm
+    list_display = (
+        "name",
+        "tenant",
+        "event_type",
+        "workflow",
+        "priority",
+        "enabled",
+        "debounce_seconds",
+        "version",
+        "test_link",
+    )
     list_filter = ("enabled", "tenant", "workflow")
     search_fields = ("name", "event_type")
 

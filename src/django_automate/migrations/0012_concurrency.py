@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("automate", "0010_rate_limits"),
+        ("automate", "0011_debounce"),
     ]
 
     operations = [

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django_automate.models.audit import AuditEntry
+from django_automate.models.debounce import Debounce
 from django_automate.models.endpoints import SignatureScheme, WebhookEndpoint
 from django_automate.models.events import Event, EventStatus
 from django_automate.models.flow import RateLimitBucket
@@ -21,6 +22,7 @@ __all__ = [
     "AuditEntry",
     "Budget",
     "BudgetUsage",
+    "Debounce",
     "Decision",
     "Event",
     "EventStatus",

@@ -13,6 +13,8 @@ class JobKind(models.TextChoices):
     #: One step of a run whose definition is a graph (``needs``): its ready steps run as jobs of their own.
     EXECUTE_STEP = "execute_step", "Execute step"
     RUN_TASK = "run_task", "Run task"
+    #: Starts the trailing run of a debounced rule's key once its burst is over (``models.Debounce``).
+    FIRE_DEBOUNCE = "fire_debounce", "Fire debounce"
 
 
 class JobStatus(models.TextChoices):

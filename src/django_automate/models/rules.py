@@ -24,6 +24,14 @@ class RuleSpec(models.Model):
     workflow = models.ForeignKey("automate.Workflow", on_delete=models.PROTECT, related_name="rules")
     priority = models.IntegerField(default=0, help_text="Higher priorities are evaluated first.")
     enabled = models.BooleanField(default=True)
+    debounce_seconds = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        help_text="Events with the same debounce key within this many seconds start one run, for the last of them.",
+    )
+    debounce_key = models.CharField(
+        max_length=255, blank=True, default="", help_text='Template over the event, e.g. "{{ event.payload.id }}".'
+    )
     version = models.PositiveIntegerField(default=1, editable=False, help_text="Bumped on every change.")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

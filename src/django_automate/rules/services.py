@@ -8,10 +8,14 @@ from django_automate import exceptions
 from django_automate.audit import log as audit
 from django_automate.models import RuleSpec
 from django_automate.rules.jsonlogic import JsonLogicError, validate_logic
+from django_automate.workflows.templating import placeholders
 
 #: Longest ``event_type`` pattern and name (the columns' lengths).
 MAX_EVENT_TYPE = 255
 MAX_NAME = 200
+#: Longest debounce window (a day) and key template.
+MAX_DEBOUNCE_SECONDS = 86400
+MAX_DEBOUNCE_KEY = 255
 
 
 def validate_rule(rule: RuleSpec) -> None:
@@ -32,12 +36,49 @@ def validate_rule(rule: RuleSpec) -> None:
         raise
     if not isinstance(rule.priority, int) or isinstance(rule.priority, bool):
         raise exceptions.ValidationError("The priority must be an integer.", details={"field": "priority"})
+    validate_debounce(rule.debounce_seconds, rule.debounce_key)
     if rule.workflow_id is None:
         raise exceptions.ValidationError("A rule needs a workflow.", details={"field": "workflow"})
     if rule.workflow.tenant != rule.tenant:
         raise exceptions.ValidationError(
             "The workflow belongs to another tenant.", details={"field": "workflow", "workflow": str(rule.workflow_id)}
         )
+
+
+def validate_debounce(seconds: object, key: object) -> None:
+    """``debounce_seconds`` (1-86400, or null) and ``debounce_key`` (a template over the event, required with it)."""
+    if seconds is not None and (
+        not isinstance(seconds, int) or isinstance(seconds, bool) or not 1 <= seconds <= MAX_DEBOUNCE_SECONDS
+    ):
+        raise exceptions.ValidationError(
+            f"debounce_seconds must be an integer from 1 to {MAX_DEBOUNCE_SECONDS}, or null.",
+            details={"field": "debounce_seconds"},
+        )
+    if key is None or key == "":
+        if seconds is not None:
+            raise exceptions.ValidationError(
+                'A debounced rule needs a debounce_key, e.g. "{{ event.payload.id }}".',
+                details={"field": "debounce_key"},
+            )
+        return
+    if not isinstance(key, str) or len(key) > MAX_DEBOUNCE_KEY:
+        raise exceptions.ValidationError(
+            f"debounce_key must be a string of at most {MAX_DEBOUNCE_KEY} characters.",
+            details={"field": "debounce_key"},
+        )
+    if seconds is None:
+        raise exceptions.ValidationError("debounce_key needs debounce_seconds.", details={"field": "debounce_seconds"})
+    try:
+        for placeholder in placeholders(key):
+            if placeholder.root != "event":
+                raise exceptions.ValidationError(
+                    f"{placeholder.path!r}: a debounce key reads only the event (event.payload, event.type, ...).",
+                    details={"path": placeholder.path},
+                )
+    except exceptions.ValidationError as exc:
+        raise exceptions.ValidationError(
+            exc.message, details={**(exc.details or {}), "field": "debounce_key"}
+        ) from None
 
 
 def validate_event_type_pattern(pattern: object) -> None:
@@ -85,6 +126,8 @@ def save_rule(rule: RuleSpec, *, actor: str) -> RuleSpec:
                 "workflow": rule.workflow.slug,
                 "priority": rule.priority,
                 "enabled": rule.enabled,
+                "debounce_seconds": rule.debounce_seconds,
+                "debounce_key": rule.debounce_key,
                 "version": rule.version,
             },
         )

@@ -12,26 +12,25 @@ from django.utils import timezone
 
 from django_automate import exceptions
 from django_automate.internal import sql
-from django_automate.models import Event, EventStatus, ExecutionRun, JobKind, RuleSpec
+from django_automate.models import Event, EventStatus, ExecutionRun, RuleSpec
 from django_automate.observability import instrument, otel
 from django_automate.outbox import lease
 from django_automate.outbox.claim import ClaimedJob
-from django_automate.outbox.enqueue import enqueue_claimed, enqueue_runs
 from django_automate.policy import budgets
 from django_automate.rules import generation
 from django_automate.rules.matching import matching_rules
-from django_automate.runs import concurrency, wait_for
+from django_automate.runs import debounce, wait_for
+from django_automate.runs.starting import RUN_QUEUE as RUN_QUEUE
+from django_automate.runs.starting import new_run, start_runs
 from django_automate.tracing import context
 from django_automate.tracing.logging import log_extra
-from django_automate.workflows.versions import get_version, priority_of
+from django_automate.workflows.versions import get_version
 
 logger = logging.getLogger(__name__)
 
 
 #: Routing transactions tried before an IntegrityError propagates (a conflict needs a second router).
 _ATTEMPTS = 3
-#: The queue of run jobs.
-RUN_QUEUE = "default"
 
 
 @dataclass
@@ -139,7 +138,6 @@ def _route_all(items: list[_Routing], using: str, handoff: Handoff | None) -> li
 
 
 def _route(items: list[_Routing], using: str, *, check_existing: bool, handoff: Handoff | None) -> list[ExecutionRun]:
-    handed: tuple[ClaimedJob, ExecutionRun] | None = None
     with transaction.atomic(using=using):
         # Completing the jobs first is the fence: conditional on the leases, it raises LeaseLost (rolling
         # everything back) if one is gone, and holds the jobs' row locks until the commit.
@@ -151,49 +149,15 @@ def _route(items: list[_Routing], using: str, *, check_existing: bool, handoff: 
                 .filter(event__in=[item.event.id for item in items], replay_seq=0)
                 .values_list("event_id", "workflow_id")
             )
-        created = [
-            ExecutionRun(
-                event=item.event,
-                workflow=rule.workflow,
-                replay_seq=0,
-                tenant=item.event.tenant,
-                workflow_version_id=version_id,
-                rule=rule,
-                trace_id=item.event.trace_id,
-                concurrency_key=concurrency.key_for(
-                    get_version(version_id, using=using).definition, item.event, rule.workflow_id, item.event.tenant
-                ),
-            )
-            for item in items
-            for pk, (rule, version_id) in item.chosen.items()
-            if (item.event.id, pk) not in existing
-        ]
-        if created:
-            ExecutionRun.objects.using(using).bulk_create(created)
-        queued = created
-        if handoff is not None and created:
-            run = created[0]
-            claimed = enqueue_claimed(
-                JobKind.EXECUTE_RUN,
-                worker_id=handoff.worker_id,
-                run=run,
-                tenant=run.tenant,
-                trace_id=run.trace_id,
-                queue=RUN_QUEUE,
-                priority=priority_of(run.workflow_version_id, using=using),
-                using=using,
-            )
-            handed, queued = (claimed, run), created[1:]
-        priorities = [priority_of(run.workflow_version_id, using=using) for run in queued]
-        enqueue_runs(queued, queue=RUN_QUEUE, using=using, priorities=priorities)
-        for run in created:
-            with context.bind(trace_id=run.trace_id or None, event_id=run.event_id):
-                logger.info(
-                    "Rule %s matched; run %s created",
-                    run.rule.name if run.rule else "",
-                    run.id,
-                    extra=log_extra("run_created", rule_id=run.rule_id, run_id=run.id),
-                )
+        created: list[ExecutionRun] = []
+        for item in items:
+            for pk, (rule, version_id) in item.chosen.items():
+                if (item.event.id, pk) in existing:
+                    continue
+                if rule.debounce_seconds and debounce.defer(rule, item.event, using=using):
+                    continue  # its run starts when the key's burst is over
+                created.append(new_run(item.event, rule, version_id, using=using))
+        handed = start_runs(created, using=using, worker_id=handoff.worker_id if handoff is not None else None)
         now = timezone.now()
         for status, ids in (
             (EventStatus.ROUTED, [item.event.id for item in items if item.chosen]),

@@ -47,6 +47,10 @@ def process(
                 execute_run(job, using=using, stopping=stopping, run=run)
             elif job.kind == JobKind.EXECUTE_STEP:
                 execute_step(job, using=using, stopping=stopping)
+            elif job.kind == JobKind.FIRE_DEBOUNCE:
+                from django_automate.runs.debounce import fire
+
+                fire(job, using=using)
             elif job.kind == JobKind.RUN_TASK:
                 from django_automate.tasks.execution import run_task
 

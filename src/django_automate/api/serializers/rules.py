@@ -10,6 +10,7 @@ from rest_framework import serializers
 from django_automate import exceptions
 from django_automate.api.serializers.common import AnyJSONField, Int32Field
 from django_automate.models import RuleSpec, Workflow
+from django_automate.rules.services import MAX_DEBOUNCE_KEY, MAX_DEBOUNCE_SECONDS
 
 CONDITION_HELP = "JSON Logic over {event: {...}}; true matches every event of the type."
 
@@ -38,10 +39,26 @@ class RuleSerializer(serializers.ModelSerializer):
     workflow = TenantWorkflowField(help_text="Slug of the workflow to run.")
     condition = AnyJSONField(required=False, default=True, help_text=CONDITION_HELP)
     priority = Int32Field(required=False, default=0, help_text="Higher priorities are evaluated first.")
+    debounce_seconds = serializers.IntegerField(
+        required=False,
+        allow_null=True,
+        default=None,
+        min_value=1,
+        max_value=MAX_DEBOUNCE_SECONDS,
+        help_text="Events with the same debounce_key within this many seconds start one run, for the last of them.",
+    )
+    debounce_key = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        default="",
+        max_length=MAX_DEBOUNCE_KEY,
+        help_text='Template over the event, e.g. "{{ event.payload.id }}"; required with debounce_seconds.',
+    )
     #: Stated in the document's 400 answer: checks beyond the JSON Schema.
     schema_rules = (
         "`workflow` must be the slug of an existing workflow of your tenant.",
         "`condition` must be valid JSON Logic (docs/rules.md).",
+        "`debounce_key` must be a template over the event, given exactly when `debounce_seconds` is (docs/rules.md).",
     )
 
     class Meta:
@@ -55,6 +72,8 @@ class RuleSerializer(serializers.ModelSerializer):
             "workflow",
             "priority",
             "enabled",
+            "debounce_seconds",
+            "debounce_key",
             "version",
             "created_at",
             "updated_at",
@@ -65,6 +84,18 @@ class RuleSerializer(serializers.ModelSerializer):
 
     def validate_condition(self, value: Any) -> Any:
         return validated_condition(value)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        from django_automate.rules.services import validate_debounce
+
+        instance = self.instance
+        seconds = attrs.get("debounce_seconds", getattr(instance, "debounce_seconds", None))
+        key = attrs.get("debounce_key", getattr(instance, "debounce_key", ""))
+        try:
+            validate_debounce(seconds, key)
+        except exceptions.AutomateError as exc:
+            raise serializers.ValidationError({str(exc.details.get("field", "debounce_key")): [exc.message]}) from None
+        return attrs
 
 
 class RuleDraftSerializer(serializers.Serializer):
