@@ -15,8 +15,10 @@ SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def chromium() -> Iterator[object]:
+    """One browser per test module: Playwright's sync API keeps an event loop running in this thread
+    until it exits, which would break ``async_to_sync`` in every test collected after the browser tests."""
     if not Path(CHROMIUM).exists():
         message = f"Chromium not found at {CHROMIUM} (apt-get install chromium)"
         if os.environ.get("AUTOMATE_REQUIRE_BROWSER") == "1":
