@@ -18,7 +18,7 @@ from django_automate.workflows.definition import definition_problems
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-T0 = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+T0 = dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)
 
 
 def limited(url: str, **rate_limit: object) -> dict:
