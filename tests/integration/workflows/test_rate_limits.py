@@ -158,5 +158,6 @@ def test_two_workers_share_the_rate(workflow_factory, rule_factory, http_sink):
     assert arrivals[-1] - arrivals[0] >= 1.3
     for i, first in enumerate(arrivals):
         for j in range(i + 1, len(arrivals)):
-            # The token bucket's bound (burst + rate x time), +1 for the time between a take and its request.
-            assert j - i + 1 <= 2 + 4 * (arrivals[j] - first) + 1
+            # The token bucket's bound (burst + rate x time), +2 for the time between a take and its request,
+            # which a loaded machine can stretch (the requests of tokens taken apart then arrive together).
+            assert j - i + 1 <= 2 + 4 * (arrivals[j] - first) + 2
