@@ -15,7 +15,7 @@ from django_automate.admin.approvals import ApprovalActionsMixin
 from django_automate.admin.display import ReadOnlyAdminMixin, admin_link, pretty_json, trace_link
 from django_automate.admin.events import actor
 from django_automate.models import ExecutionRun, JobStatus, OutboxJob, RunStatus, StepRun, WorkerHeartbeat
-from django_automate.runs import operations
+from django_automate.runs import held_back, operations
 
 
 class DeadLetterFilter(admin.SimpleListFilter):
@@ -28,6 +28,20 @@ class DeadLetterFilter(admin.SimpleListFilter):
     def queryset(self, request: HttpRequest, queryset: QuerySet[ExecutionRun]) -> QuerySet[ExecutionRun]:
         if self.value() == "yes":
             return queryset.filter(jobs__status=JobStatus.DEAD, status="failed").distinct()
+        return queryset
+
+
+class HeldBackFilter(admin.SimpleListFilter):
+    title = "held back by"
+    parameter_name = "held_back"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [("any", "Slot or rate limit"), ("concurrency", "Concurrency slot"), ("rate_limit", "Rate limit")]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[ExecutionRun]) -> QuerySet[ExecutionRun]:
+        value = self.value()
+        if value in ("any", *held_back.REASONS.values()):
+            return held_back.filter_runs(queryset, None if value == "any" else value)
         return queryset
 
 
@@ -58,19 +72,23 @@ class ExecutionRunAdmin(ApprovalActionsMixin, ReadOnlyAdminMixin, admin.ModelAdm
         "version",
         "status",
         "waits_until",
+        "held_back_by",
         "event_link",
         "created_at",
         "duration",
         "trace",
     )
-    list_filter = ("status", DeadLetterFilter, "workflow", "tenant")
+    list_filter = ("status", DeadLetterFilter, HeldBackFilter, "workflow", "tenant")
     search_fields = ("=id", "=trace_id", "=event__id")
     date_hierarchy = "created_at"
     list_select_related = ("workflow", "workflow_version", "event")
     actions = ("retry_selected", "cancel_selected")
     inlines = (StepRunInline,)
     exclude = ("error",)
-    readonly_fields = ("error_view", "trace", "approvals_view", "step_io")
+    readonly_fields = ("held_back_by", "error_view", "trace", "approvals_view", "step_io")
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[ExecutionRun]:
+        return held_back.with_held_back(super().get_queryset(request))
 
     @admin.display(description="version")
     def version(self, obj: ExecutionRun) -> int:
@@ -90,6 +108,15 @@ class ExecutionRunAdmin(ApprovalActionsMixin, ReadOnlyAdminMixin, admin.ModelAdm
     def waits_until(self, obj: ExecutionRun) -> Any:
         """When a waiting (sleeping) run goes on; blank for the others."""
         return obj.waiting_until if obj.status == RunStatus.WAITING else None
+
+    @admin.display(description="held back by")
+    def held_back_by(self, obj: ExecutionRun) -> str:
+        """A concurrency slot or a rate limit the run waits for now, with its key and next try."""
+        found = held_back.of(obj)
+        if found is None:
+            return "-"
+        what = "slot" if found.reason == "concurrency" else f"rate limit (step {found.step_id})"
+        return f"{what} {found.key!r} until {found.until:%H:%M:%S}"
 
     @admin.display(description="trace")
     def trace(self, obj: ExecutionRun) -> Any:

@@ -11,6 +11,7 @@ from django_filters.rest_framework import DjangoFilterBackend  # type: ignore[im
 
 from django_automate.api.datetimes import DateTimeRangeFilter
 from django_automate.models import AuditEntry, Event, EventStatus, ExecutionRun, RunStatus
+from django_automate.runs import held_back
 
 
 class FilterBackend(DjangoFilterBackend):
@@ -47,10 +48,18 @@ class RunFilter(django_filters.FilterSet):
     created_at = DateTimeRangeFilter(
         help_text="created_at_after / created_at_before (ISO 8601, inclusive / exclusive)."
     )
+    held_back = django_filters.ChoiceFilter(
+        choices=[("any", "any"), *((name, name) for name in sorted(held_back.REASONS.values()))],
+        method="filter_held_back",
+        help_text="Runs waiting now for a concurrency slot or a rate limit's token (any, or one reason).",
+    )
 
     class Meta:
         model = ExecutionRun
-        fields = ("status", "workflow", "event", "trace_id", "created_at")
+        fields = ("status", "workflow", "event", "trace_id", "created_at", "held_back")
+
+    def filter_held_back(self, queryset: QuerySet[Any], name: str, value: str) -> QuerySet[Any]:
+        return held_back.filter_runs(queryset, None if value == "any" else value)
 
     def filter_queryset(self, queryset: QuerySet[Any]) -> QuerySet[Any]:
         return _exclusive_before(super().filter_queryset(queryset), self.form.cleaned_data, "created_at")

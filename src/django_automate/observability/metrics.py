@@ -66,6 +66,18 @@ class _ProcessMetrics:
             ["connector"],
             registry=self.registry,
         )
+        self.rate_limit_delay = Counter(
+            "automate_rate_limit_delay_seconds",
+            "Seconds step attempts were delayed by a step rate_limit (the reschedules' waits), by connector.",
+            ["connector"],
+            registry=self.registry,
+        )
+        self.slot_wait = Histogram(
+            "automate_concurrency_slot_wait_seconds",
+            "Time from a run's creation to its concurrency slot (runs of workflows with a concurrency key).",
+            buckets=DURATION_BUCKETS,
+            registry=self.registry,
+        )
 
 
 def _get() -> _ProcessMetrics | None:
@@ -93,11 +105,19 @@ def step_attempt(connector: str, outcome: str, seconds: float) -> None:
         metrics.step_duration.labels(connector=connector, outcome=outcome).observe(max(seconds, 0.0))
 
 
-def rate_limited(connector: str) -> None:
-    """Count one step attempt held back by its ``rate_limit`` (its job is rescheduled)."""
+def rate_limited(connector: str, seconds: float) -> None:
+    """Count one step attempt held back by its ``rate_limit`` for ``seconds`` (its job is rescheduled)."""
     metrics = _get()
     if metrics is not None:
         metrics.rate_limited.labels(connector=connector).inc()
+        metrics.rate_limit_delay.labels(connector=connector).inc(max(seconds, 0.0))
+
+
+def slot_wait(seconds: float) -> None:
+    """Observe how long a run waited from its creation to its concurrency slot."""
+    metrics = _get()
+    if metrics is not None:
+        metrics.slot_wait.observe(max(seconds, 0.0))
 
 
 class _Forward:

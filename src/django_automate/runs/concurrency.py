@@ -30,9 +30,12 @@ from django.utils import timezone
 
 from django_automate import exceptions
 from django_automate.models import Event, ExecutionRun, JobKind, JobStatus, OutboxJob, RunStatus, Workflow
+from django_automate.models.flow import KEY_DISPLAY_LENGTH
+from django_automate.observability import metrics
 from django_automate.outbox import lease
 from django_automate.outbox.claim import ClaimedJob
 from django_automate.outbox.notify import notify
+from django_automate.policy.redaction import redact
 from django_automate.rules.matching import event_data
 from django_automate.runs import states
 from django_automate.tracing.logging import log_extra
@@ -40,24 +43,42 @@ from django_automate.workflows.templating import render_string
 
 logger = logging.getLogger(__name__)
 
+#: ``last_error["code"]`` of the job of a run waiting for a slot.
+CONCURRENCY_LIMITED = "concurrency_limited"
 #: How long a run waiting for a slot waits before it checks again without being woken.
 RECHECK_SECONDS = 5.0
+
+
+def _rendered(spec: dict[str, Any], data: dict[str, Any]) -> str:
+    """The key's text; a key that cannot be rendered (a missing field) renders as ""."""
+    try:
+        rendered = render_string(str(spec.get("key", "")), data)
+    except exceptions.AutomateError:
+        rendered = ""
+    return rendered if isinstance(rendered, str) else repr(rendered)
 
 
 def key_for(definition: dict[str, Any], event: Event, workflow_id: Any, tenant: str) -> str:
     """The stored key of a new run of ``definition`` for ``event`` ("" without ``concurrency``).
 
-    A key that cannot be rendered (a missing field) renders as "": such runs share one key.
+    Runs whose key renders as "" share one key.
     """
     spec = definition.get("concurrency")
     if not isinstance(spec, dict):
         return ""
-    try:
-        rendered = render_string(str(spec.get("key", "")), event_data(event))
-    except exceptions.AutomateError:
-        rendered = ""
-    text = rendered if isinstance(rendered, str) else repr(rendered)
+    text = _rendered(spec, event_data(event))
     return hashlib.sha256(f"{tenant}\0{workflow_id}\0{text}".encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def display_key(run: ExecutionRun, *, using: str = "default") -> str:
+    """The run's key as operators see it: rendered from the event with sensitive values redacted."""
+    spec = run.workflow_version.definition.get("concurrency")
+    if not isinstance(spec, dict):
+        return ""
+    event = Event.objects.using(using).get(pk=run.event_id)
+    data = event_data(event)
+    data["event"]["payload"], data["event"]["headers"] = redact(event.payload), redact(event.headers)
+    return _rendered(spec, data)[:KEY_DISPLAY_LENGTH]
 
 
 def limit_of(run: ExecutionRun) -> int:
@@ -81,11 +102,13 @@ def admit(job: ClaimedJob, run: ExecutionRun, *, using: str = "default") -> bool
         if holding + ahead < limit:
             ExecutionRun.objects.using(using).filter(pk=run.pk, admitted_at__isnull=True).update(admitted_at=now)
             run.admitted_at = now
+            metrics.slot_wait(max(0.0, (now - run.created_at).total_seconds()))
             return True
+        key = display_key(run, using=using)
         error = {
-            "code": "concurrency_limited",
-            "message": f"Waiting for a slot: {holding} of {limit} held, {ahead} waiting ahead.",
-            "details": {"limit": limit, "holding": holding, "ahead": ahead, "key": run.concurrency_key},
+            "code": CONCURRENCY_LIMITED,
+            "message": f"Waiting for a slot of {key!r}: {holding} of {limit} held, {ahead} waiting ahead.",
+            "details": {"limit": limit, "holding": holding, "ahead": ahead, "key": key},
         }
         lease.reschedule(job, now + dt.timedelta(seconds=RECHECK_SECONDS), error, using=using)
     logger.info("Run %s waits for a concurrency slot", run.id, extra=log_extra("run_throttled"))

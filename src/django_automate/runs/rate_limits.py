@@ -27,6 +27,7 @@ from django.utils import timezone
 from django_automate.models import RateLimitBucket
 from django_automate.models.flow import KEY_DISPLAY_LENGTH
 from django_automate.observability import metrics
+from django_automate.policy.redaction import redact
 from django_automate.tracing.logging import log_extra
 from django_automate.workflows.templating import render_string
 
@@ -102,11 +103,12 @@ def hold(tenant: str, step: dict[str, Any], data: dict[str, Any], *, using: str)
     wait = take(tenant, key, per_second, burst_of(rate_limit), now, using)
     if wait is None:
         return None
-    metrics.rate_limited(str(step.get("connector", "")))
-    logger.debug("Step %s held back %.3fs", step.get("id"), wait, extra=log_extra(RATE_LIMITED, key=key))
+    metrics.rate_limited(str(step.get("connector", "")), wait)
+    shown = str(render_string(str(rate_limit["key"]), redact(data)))[:KEY_DISPLAY_LENGTH]  # for operators
+    logger.debug("Step %s held back %.3fs", step.get("id"), wait, extra=log_extra(RATE_LIMITED, key=shown))
     error = {
         "code": RATE_LIMITED,
-        "message": f"Held back by the rate limit {key!r} ({per_second:g}/s).",
-        "details": {"key": key[:KEY_DISPLAY_LENGTH], "wait_seconds": round(wait, 3)},
+        "message": f"Held back by the rate limit {shown!r} ({per_second:g}/s).",
+        "details": {"key": shown, "step": str(step.get("id", "")), "wait_seconds": round(wait, 3)},
     }
     return HeldBack(now + dt.timedelta(seconds=wait), error)

@@ -15,6 +15,7 @@ from django_automate.api.schema import api_schema
 from django_automate.api.serializers.runs import RunDetailSerializer, RunSerializer
 from django_automate.api.views.base import TenantViewSet
 from django_automate.models import ExecutionRun
+from django_automate.runs import held_back
 
 CHANGE = ("automate.change_executionrun",)
 
@@ -29,7 +30,7 @@ class RunViewSet(TenantViewSet):
     filterset_class = RunFilter
 
     def get_queryset(self) -> Any:
-        runs = super().get_queryset().select_related("workflow", "workflow_version", "rule")
+        runs = held_back.with_held_back(super().get_queryset().select_related("workflow", "workflow_version", "rule"))
         return runs.prefetch_related("steps") if self.action != "list" else runs
 
     def list(self, request: Request) -> Response:
