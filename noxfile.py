@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import socket
+from pathlib import Path
 
 import nox
 
@@ -32,6 +33,15 @@ COMPAT = [
     ("3.13", "6.1"),
 ]
 COMPAT_TESTS = ["tests/unit", "tests/integration"]
+#: What prepared statements can change: the execution plane's SQL (claims, single-statement
+#: transitions, routing, waits, tasks, schedules). The API, webhooks, rules and governance run the
+#: same ORM statements in every session and stay in the primary PostgreSQL one.
+PREPARED_TESTS = [
+    "tests/integration/test_*.py",
+    "tests/integration/workflows",
+    "tests/integration/tasks",
+    "tests/integration/triggers",
+]
 #: The admin's pages, in a browser and through the test client: run on the newest Django as well,
 #: the version `pip install django-automate` gives a new project.
 ADMIN_TESTS = ["tests/browser", "tests/integration/test_admin_permissions.py", "tests/integration/api"]
@@ -90,7 +100,7 @@ def tests(session: nox.Session, db: str) -> None:
 
 @nox.session(python=PRIMARY_PYTHON)
 def prepared(session: nox.Session) -> None:
-    """Unit and integration tests on PostgreSQL with psycopg's prepared statements on (OPTIONS prepare_threshold=0).
+    """The execution plane's tests on PostgreSQL with psycopg's prepared statements on (OPTIONS prepare_threshold=0).
 
     Django leaves them off; a project that turns them on gets its hot statements prepared
     (server-side binding): this runs every statement that way.
@@ -108,7 +118,8 @@ def prepared(session: nox.Session) -> None:
         "AUTOMATE_TEST_PREPARE_THRESHOLD": "0",
         "AUTOMATE_TEST_DB_SUFFIX": "_prepared",
     }
-    session.run("pytest", "-q", "-p", "no:cacheprovider", *COMPAT_TESTS, *COMPAT_EXCLUDED, *session.posargs, env=env)
+    tests = [str(path) for pattern in PREPARED_TESTS for path in sorted(Path().glob(pattern))]
+    session.run("pytest", "-q", "-p", "no:cacheprovider", *tests, *session.posargs, env=env)
 
 
 @nox.session

@@ -7,6 +7,7 @@ claims them by id under the usual leases. Skipped where a broker does not answer
 
 from __future__ import annotations
 
+import itertools
 import os
 import signal
 import socket
@@ -307,6 +308,40 @@ def test_a_killed_celery_worker_loses_nothing_the_next_one_resumes_after_the_lea
     assert StepRun.objects.filter(step_id="note").count() == 1  # the finished step was not run again
     assert OutboxJob.objects.filter(status=JobStatus.DONE).count() == 2
     assert rescuer.stop() == 0, rescuer.output()[-3000:]  # a warm shutdown exits cleanly
+
+
+def test_concurrency_keys_and_rate_limits_hold_through_celery(
+    broker, celery_workers, workflow_factory, rule_factory, http_sink
+):
+    """Flow control happens where the run's job runs: through the broker it holds as with our workers."""
+    runs, keys, rate = 12, 3, 4.0
+    http_sink.delay_seconds = 0.1
+    call = {
+        "id": "call",
+        "connector": "http",
+        "action": "request",
+        "with": {"method": "POST", "url": http_sink.url, "json": {"key": "{{ event.payload.key }}"}},
+        "rate_limit": {"key": "sink", "per_second": rate, "burst": 1},
+    }
+    definition = {"concurrency": {"key": "{{ event.payload.key }}", "limit": 1}, "steps": [call]}
+    rule_factory(workflow_factory(definition=definition))
+    worker = celery_workers.current
+    with override_settings(AUTOMATE=worker.settings()):
+        for n in range(runs):
+            django_automate.emit("order.created", {"key": f"k{n % keys}"})
+    wait_for(lambda: ExecutionRun.objects.filter(status="succeeded").count() == runs, 90, "the runs", worker.process)
+    calls = sorted((r["arrived_at"], r["answered_at"], r["body"]) for r in http_sink.requests)
+    assert len(calls) == runs
+    for key in {body for _, _, body in calls}:
+        mine = [(start, end) for start, end, body in calls if body == key]
+        assert all(b[0] >= a[1] for a, b in itertools.pairwise(mine)), f"two runs of {key} at once"
+    # One token per 1/rate s: the calls spread over (runs - 1) / rate s, and no 1 s window holds more than the
+    # rate and the burst (the slack: a token is taken before its request is sent, the first one from a cold
+    # worker process later than the others).
+    starts = [start for start, _, _ in calls]
+    assert starts[-1] - starts[0] >= (runs - 1) / rate - 0.5, starts
+    assert max(sum(1 for other in starts if at <= other < at + 1) for at in starts) <= rate + 2, starts
+    assert {job.leased_by.split(":")[0] for job in OutboxJob.objects.all()} == {"celery"}
 
 
 @pytest.mark.django_db(transaction=False)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import bisect
+import itertools
+import os
 import signal
 
 import pytest
@@ -15,8 +17,9 @@ from tests.acceptance.conftest import wait_for, wait_ready
 pytestmark = [pytest.mark.acceptance, pytest.mark.django_db(transaction=True)]
 
 RATE, BURST = 5, 5
-#: About 10 s of calls: the burst, then RATE per second.
-RUNS = BURST + 10 * RATE
+#: Seconds of calls after the burst (the issue's full scale: AUTOMATE_RATE_LIMIT_SECONDS=20).
+SECONDS = int(os.environ.get("AUTOMATE_RATE_LIMIT_SECONDS", "10"))
+RUNS = BURST + SECONDS * RATE
 WARM_UP = 32
 
 
@@ -44,7 +47,7 @@ def test_a_rate_limit_holds_across_worker_processes(workflow_factory, rule_facto
         django_automate.emit("order.created", {"id": n})
     wait_for(
         lambda: ExecutionRun.objects.filter(status="succeeded").count() == WARM_UP + RUNS,
-        35,
+        SECONDS * 2 + 15,
         f"{RUNS} runs to succeed",
         *workers,
     )
@@ -79,7 +82,10 @@ def test_a_rate_limit_holds_across_worker_processes(workflow_factory, rule_facto
     assert per_second[0] <= RATE + BURST
     # +1: a token is taken in the database before its HTTP request is sent, and the time between the two
     # varies (thread scheduling on a busy machine), so a call can land in the window after its token's.
-    assert max(per_second[1:]) <= RATE + 1
+    # A window that used fewer than RATE tokens (every worker busy when one fell due) leaves them in the
+    # bucket: the next window may use them too.
+    for previous, calls in itertools.pairwise(per_second):
+        assert calls <= RATE + 1 + max(0, RATE - previous), per_second
     # Any 1 s window, sliding: the token bucket's bound. A token nobody took on time (every worker busy)
     # stays in the bucket, up to the burst, so a late window may catch up with more than RATE calls.
     assert anywhere <= RATE + BURST
