@@ -28,6 +28,15 @@ from django_automate.workflows.versions import get_version
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
+@pytest.fixture(autouse=True)
+def _log_recorded_first(monkeypatch: pytest.MonkeyPatch) -> None:
+    """These tests are about attempts recorded before their call: ``log`` stands in for an external connector.
+
+    (``log`` itself is recorded once, after its call: tests/integration/test_record_once.py.)
+    """
+    monkeypatch.setattr(LogConnector, "external", True)
+
+
 @pytest.fixture
 def _postgres_only() -> None:
     if connection.vendor != "postgresql":

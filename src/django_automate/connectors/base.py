@@ -106,6 +106,10 @@ class BaseConnector:
     type: ClassVar[str] = ""
     description: ClassVar[str] = ""
     actions: ClassVar[Mapping[str, Action]] = {}
+    #: Whether the actions reach outside the worker process (a network call, a file, a message).
+    #: False (``log``): the attempt is recorded once, after its call, with no write before it; a
+    #: worker that dies during the call leaves no record, and the next claim calls it again.
+    external: ClassVar[bool] = True
 
     def get_actions(self) -> Mapping[str, Action]:
         """The actions, by name; override when they depend on settings (like ``python``'s)."""

@@ -25,6 +25,7 @@ class LogConnector(BaseConnector):
     """Write a log line on the ``django_automate.connectors`` logger (with run, step and trace ids)."""
 
     type = "log"
+    external = False  # a log line: repeated after a crash, never worth a write before it
     actions = {"write": Action("write", WRITE_SCHEMA, "Write a log line on the django_automate.connectors logger.")}
 
     def execute(self, action: str, params: dict[str, Any], ctx: ConnectorContext) -> StepResult:

@@ -91,13 +91,7 @@ def close_succeeded(
     running, running_params = sql.exists_sql(StepRun, using, {"id": step_run.pk, "status__in": sources})
     parts = [f"held AS ({held}), running AS ({running})"]
     params += running_params
-    if last:
-        done = {"lease_token": None, "lease_expires_at": None, "updated_at": now, "status": JobStatus.DONE}
-        text, job_params = sql.update_sql(
-            OutboxJob, using, _held(job, now), {**done, "finished_at": now, "last_error": None}
-        )
-    else:
-        text, job_params = _fence(job, now, using)
+    text, job_params = _complete(job, now, using) if last else _fence(job, now, using)
     parts.append(f"fence AS ({text} AND EXISTS (SELECT 1 FROM running) RETURNING 1)")
     params += job_params
     if last:
@@ -130,6 +124,57 @@ def close_succeeded(
     return RunStatus.SUCCEEDED
 
 
+def insert_succeeded(
+    job: ClaimedJob, run: ExecutionRun, step_run: StepRun, *, last: bool, using: str, **values: Any
+) -> str | None:
+    """Write an attempt recorded once (``runs.steps.records_once``) as succeeded, fenced by ``job``.
+
+    The same writes as :func:`close_succeeded`, the attempt inserted instead of updated, and a
+    pending run started with it: with ``last``, a pending run starts and succeeds in one update.
+    Returns the run's status after its last step (succeeded, or cancelled meanwhile), else None.
+    """
+    now = timezone.now()
+    pending = run.status == RunStatus.PENDING
+    step_run.status, step_run.finished_at, step_run.success_guard = StepStatus.SUCCEEDED, now, True
+    for name, value in values.items():
+        setattr(step_run, name, value)
+    text, params = _complete(job, now, using) if last else _fence(job, now, using)
+    parts, guard, moved = [f"fence AS ({text} RETURNING 1)"], _FENCED, "1"
+    started = {"started_at": now} if pending else {}
+    if last:
+        text, run_params = _run_transition(run, RunStatus.SUCCEEDED, using, finished_at=now, **started)
+        parts.append(f"ended AS ({text} AND {_FENCED} RETURNING 1)")
+        moved = "(SELECT count(*) FROM ended)"
+    elif pending:
+        text, run_params = _run_transition(run, RunStatus.RUNNING, using, **started)
+        parts.append(f"started AS ({text} AND {_FENCED} RETURNING 1)")
+        guard, moved = f"{guard} AND EXISTS (SELECT 1 FROM started)", "(SELECT count(*) FROM started)"
+    else:
+        run_params = []
+    params += run_params
+    text, step_params = sql.insert_select_sql(step_run, using)
+    parts.append(f"inserted AS ({text} WHERE {guard} RETURNING 1)")
+    params += step_params
+    fenced, changed = _execute(f"WITH {', '.join(parts)} SELECT (SELECT count(*) FROM fence), {moved}", params, using)
+    if not fenced:
+        raise exceptions.LeaseLost(details={"job_id": job.id})
+    if not last:
+        if pending and not changed:
+            raise states.illegal_run_transition(run, RunStatus.RUNNING, using)
+        step_run._state.adding, step_run._state.db = False, using
+        if pending:
+            run.status, run.started_at = RunStatus.RUNNING, now
+            logger.info("Run %s started", run.id, extra=log_extra("run_started"))
+        return None
+    step_run._state.adding, step_run._state.db = False, using
+    if not changed:
+        return RunStatus.CANCELLED  # cancelled meanwhile: that stands; the job completes, the attempt is kept
+    run.status, run.finished_at = RunStatus.SUCCEEDED, now
+    if pending:
+        run.started_at = now
+    return RunStatus.SUCCEEDED
+
+
 def _held(job: ClaimedJob, now: dt.datetime) -> dict[str, Any]:
     """The job is still this worker's: same token, claimed, unexpired by the database's clock."""
     return {
@@ -144,6 +189,12 @@ def _fence(job: ClaimedJob, now: dt.datetime, using: str) -> tuple[str, list[Any
     """The lease extension that :func:`~django_automate.outbox.lease.fence` runs."""
     extended = {"lease_expires_at": now + dt.timedelta(seconds=conf.lease_seconds()), "updated_at": now}
     return sql.update_sql(OutboxJob, using, _held(job, now), extended)
+
+
+def _complete(job: ClaimedJob, now: dt.datetime, using: str) -> tuple[str, list[Any]]:
+    """The job's completion that :func:`~django_automate.outbox.lease.complete` runs."""
+    done = {"lease_token": None, "lease_expires_at": None, "updated_at": now, "status": JobStatus.DONE}
+    return sql.update_sql(OutboxJob, using, _held(job, now), {**done, "finished_at": now, "last_error": None})
 
 
 def _run_transition(run: ExecutionRun, to: str, using: str, **values: Any) -> tuple[str, list[Any]]:

@@ -11,7 +11,9 @@ from django_automate.internal import sql
 from django_automate.models import ExecutionRun, RunStatus, StepRun, StepStatus
 
 RUN_TRANSITIONS: dict[str, frozenset[str]] = {
-    RunStatus.PENDING: frozenset({RunStatus.RUNNING, RunStatus.CANCELLED, RunStatus.FAILED}),
+    # Pending → succeeded in one write: a run whose only step is recorded once, after its call
+    # (``runs.steps``), starts and ends with that write (``started_at`` set with it).
+    RunStatus.PENDING: frozenset({RunStatus.RUNNING, RunStatus.SUCCEEDED, RunStatus.CANCELLED, RunStatus.FAILED}),
     # In a graph (``runs.graph``) branches run side by side: a branch waking up finds the run
     # running already (another woke it), and one starting to wait finds it waiting already.
     RunStatus.RUNNING: frozenset(
@@ -61,11 +63,14 @@ def run_where(run: ExecutionRun, to: str, values: dict[str, Any]) -> dict[str, A
     Written once for the ORM path and the single-statement one (``runs.single_statement``).
     Moving to running with a ``started_at`` is the first start, from pending only; without
     one it is a resumption (a retry from failed, a wake-up from waiting), from the other sources only.
+    Succeeding from pending needs a ``started_at``: the run starts and ends in one write.
     """
     sources = [state for state, targets in RUN_TRANSITIONS.items() if to in targets]
+    first = "started_at" in values
     if to == RunStatus.RUNNING:
-        first = "started_at" in values
         sources = [state for state in sources if (state == RunStatus.PENDING) == first]
+    elif to == RunStatus.SUCCEEDED and not first:
+        sources = [state for state in sources if state != RunStatus.PENDING]
     return {"id": run.pk, "status__in": sources}
 
 
@@ -103,6 +108,18 @@ def close_step(step_run: StepRun, to: str, *, using: str = "default", **values: 
             details={"step_run_id": str(step_run.pk), "to": to},
         )
     step_run.status = to
+
+
+def insert_closed_step(step_run: StepRun, to: str, *, using: str = "default", **values: Any) -> None:
+    """Write an attempt recorded once, after its call, already closed as ``to`` (no running row before it)."""
+    if to not in STEP_TRANSITIONS[StepStatus.RUNNING]:
+        raise ValueError(f"An attempt is closed as one of {sorted(STEP_TRANSITIONS[StepStatus.RUNNING])}, not {to}.")
+    step_run.status = to
+    step_run.finished_at = values.pop("finished_at", None) or timezone.now()
+    step_run.success_guard = True if to == StepStatus.SUCCEEDED else None
+    for name, value in values.items():
+        setattr(step_run, name, value)
+    sql.insert(step_run, using)
 
 
 #: The error of an attempt still marked running when its run ended (cancelled, or its job given up).

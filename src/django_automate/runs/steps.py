@@ -177,8 +177,28 @@ def run_step(call: StepCall) -> Outcome:
     stopped = _over_budget(call, attempt)
     if stopped is not None:
         return stopped
+    if records_once(call.step):
+        step_run = new_attempt(call, attempt, StepStatus.RUNNING, input=redact(rendered))  # written after the call
+        return _execute(call, step_run, in_round + 1, recorded=False)
     step_run = record_attempt(call, attempt, StepStatus.RUNNING, input=redact(rendered))
     return _execute(call, step_run, in_round + 1)
+
+
+def records_once(step: dict[str, Any]) -> bool:
+    """Whether the step's attempt is written once, after its call, instead of before and after it.
+
+    So when the call has no effect outside our transaction (a ``python`` step with
+    ``"transaction": true``) or outside the worker (a connector with ``external = False``,
+    like ``log``): a record before the call would protect nothing. A worker that dies during
+    such a call leaves no attempt behind, and the step is called again on the next claim.
+    """
+    if transactional.requested(step):
+        return True
+    try:
+        connector = get_connector(str(step.get("connector", "")))
+    except exceptions.AutomateError:
+        return False  # the attempt fails, recorded as any other
+    return not getattr(connector, "external", True)
 
 
 def condition(call: StepCall, attempt: int) -> Outcome | None:
@@ -218,7 +238,8 @@ def _defer(call: StepCall, until: dt.datetime, error: dict[str, Any]) -> Outcome
     return Outcome.RETRY_SCHEDULED
 
 
-def _execute(call: StepCall, step_run: StepRun, round_attempt: int) -> Outcome:
+def _execute(call: StepCall, step_run: StepRun, round_attempt: int, *, recorded: bool = True) -> Outcome:
+    """Call the connector and close the attempt (``recorded``: written before the call; else written now)."""
     resolver = Resolver(tenant=call.run.tenant, using=call.using)
     timeout = float(call.step.get("timeout_seconds", conf.default_step_timeout()))
     started = time.monotonic()
@@ -234,7 +255,7 @@ def _execute(call: StepCall, step_run: StepRun, round_attempt: int) -> Outcome:
         nonlocal stored
         stored = redact(mask_values(result.output, resolver.values))
         duration = int((time.monotonic() - started) * 1000)
-        _record_success(call, step_run, duration, stored, result.cost, in_transaction=in_transaction)
+        _record_success(call, step_run, duration, stored, result.cost, in_transaction=in_transaction, recorded=recorded)
 
     with context.bind(step_id=call.step_id), resolver.masking_scope():
         try:
@@ -282,7 +303,7 @@ def _execute(call: StepCall, step_run: StepRun, round_attempt: int) -> Outcome:
             with transaction.atomic(using=call.using):
                 # The reschedule is conditional on the lease: if it is lost, LeaseLost rolls the close back too.
                 lease.reschedule(call.job, timezone.now() + dt.timedelta(seconds=delay), error, using=call.using)
-                _close(call, step_run, StepStatus.RETRYING, duration_ms, error=error)
+                _close(call, step_run, StepStatus.RETRYING, duration_ms, recorded=recorded, error=error)
             logger.info(
                 "Step %s attempt %s failed; retry in %.1fs",
                 call.step_id,
@@ -293,7 +314,7 @@ def _execute(call: StepCall, step_run: StepRun, round_attempt: int) -> Outcome:
             return Outcome.RETRY_SCHEDULED
         with transaction.atomic(using=call.using):
             lease.fence(call.job, using=call.using)
-            _close(call, step_run, StepStatus.FAILED, duration_ms, error=error)
+            _close(call, step_run, StepStatus.FAILED, duration_ms, recorded=recorded, error=error)
         call.data["steps"][call.step_id] = {"status": "failed", "output": None, "error": error}
         return Outcome.FAILED
     if not committed:
@@ -305,12 +326,20 @@ def _execute(call: StepCall, step_run: StepRun, round_attempt: int) -> Outcome:
 
 
 def _record_success(
-    call: StepCall, step_run: StepRun, duration_ms: int, stored: Any, cost: float | None, *, in_transaction: bool
+    call: StepCall,
+    step_run: StepRun,
+    duration_ms: int,
+    stored: Any,
+    cost: float | None,
+    *,
+    in_transaction: bool,
+    recorded: bool,
 ) -> None:
     """Close the attempt succeeded, fenced by the lease; with ``in_transaction``, in the caller's transaction."""
     if single_statement.available(call.using) and not in_transaction:
         # The same writes as below, in one statement (``finish`` is set for the last step only).
-        call.finished = single_statement.close_succeeded(
+        write = single_statement.close_succeeded if recorded else single_statement.insert_succeeded
+        call.finished = write(
             call.job,
             call.run,
             step_run,
@@ -329,11 +358,17 @@ def _record_success(
             # The last step: the run ends and the job completes in this transaction. The job write
             # is conditional on the lease, so a late worker gets LeaseLost before touching the attempt.
             call.finished = call.finish()
-        _close(call, step_run, StepStatus.SUCCEEDED, duration_ms, output=stored, cost=cost)
+        _close(call, step_run, StepStatus.SUCCEEDED, duration_ms, recorded=recorded, output=stored, cost=cost)
 
 
-def _close(call: StepCall, step_run: StepRun, status: str, duration_ms: int, **values: Any) -> None:
-    states.close_step(step_run, status, using=call.using, duration_ms=duration_ms, **values)
+def _close(call: StepCall, step_run: StepRun, status: str, duration_ms: int, *, recorded: bool, **values: Any) -> None:
+    """Inside a fenced transaction: close the attempt, or write it closed (starting a pending run with it)."""
+    if recorded:
+        states.close_step(step_run, status, using=call.using, duration_ms=duration_ms, **values)
+        return
+    if call.finished is None:  # a pending run starts with this write (unless it just ended with it)
+        start_run(call.run, using=call.using)
+    states.insert_closed_step(step_run, status, using=call.using, duration_ms=duration_ms, **values)
 
 
 def fail_attempt(call: StepCall, attempt: int, error: dict[str, Any]) -> Outcome:
