@@ -17,7 +17,8 @@ from django_automate.admin.display import ReadOnlyAdminMixin, admin_link, is_uui
 from django_automate.admin.drawing.waterfall import waterfall_svg
 from django_automate.admin.events import actor
 from django_automate.admin.run_actions import RunActionsMixin
-from django_automate.models import ExecutionRun, JobStatus, OutboxJob, RunStatus, StepRun, WorkerHeartbeat
+from django_automate.models import ExecutionRun, OutboxJob, RunStatus, StepRun, WorkerHeartbeat
+from django_automate.outbox import dead
 from django_automate.runs import operations
 from django_automate.tracing.waterfall import run_waterfall
 
@@ -31,7 +32,7 @@ class DeadLetterFilter(admin.SimpleListFilter):
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[ExecutionRun]) -> QuerySet[ExecutionRun]:
         if self.value() == "yes":
-            return queryset.filter(jobs__status=JobStatus.DEAD, status="failed").distinct()
+            return dead.dead_lettered_runs(queryset)
         return queryset
 
 
