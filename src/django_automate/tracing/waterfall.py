@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 
 from django_automate.models import ExecutionRun, RunWait, StepRun, StepStatus
 from django_automate.runs import items
@@ -116,7 +117,7 @@ def _row(attempt: StepRun, wait: RunWait | None, origin: dt.datetime, closed: dt
         start_ms=ms_between(origin, start),
         end_ms=ms_between(origin, end),
         open=is_open,
-        state=_state(kind, attempt, wait),
+        state=_state(kind, attempt, wait, origin),
         error=f"{error.get('code')}: {error.get('message')}" if error else "",
         attempt_id=str(attempt.pk),
     )
@@ -130,11 +131,12 @@ def _kind(attempt: StepRun) -> str:
     return "step"
 
 
-def _state(kind: str, attempt: StepRun, wait: RunWait | None) -> str:
-    """What a wait waits for, or how it ended."""
+def _state(kind: str, attempt: StepRun, wait: RunWait | None, origin: dt.datetime) -> str:
+    """What a wait waits for (a sleep: until when, in ms from the run's creation), or how it ended."""
     shown = attempt.input if isinstance(attempt.input, dict) else {}
     if kind == "sleep":
-        return f"until {shown.get('until', '?')}"
+        until = parse_datetime(str(shown.get("until", "")))
+        return f"until +{ms_between(origin, until)} ms" if until is not None else "until ?"
     if kind == "approval":
         if wait is not None and wait.decision:
             return f"{wait.decision} by {wait.decided_by or 'the timeout'}"

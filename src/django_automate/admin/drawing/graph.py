@@ -43,8 +43,8 @@ def graph_svg(definition: Mapping[str, Any]) -> SafeString:
     width = 2 * MARGIN + (drawn.layers - 1) * COLUMN + NODE_WIDTH
     height = 2 * MARGIN + (drawn.width - 1) * ROW + NODE_HEIGHT
     return format_html(
-        '<svg class="automate-graph" xmlns="http://www.w3.org/2000/svg" width="{}" height="{}" viewBox="0 0 {} {}" '
-        'role="img" aria-label="Step graph">{}{}{}</svg>',
+        '<svg class="automate-graph" xmlns="http://www.w3.org/2000/svg" width="{}" height="{}" '
+        'style="max-width: 100%; height: auto" viewBox="0 0 {} {}" role="img" aria-label="Step graph">{}{}{}</svg>',
         width,
         height,
         width,

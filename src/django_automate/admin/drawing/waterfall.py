@@ -32,8 +32,8 @@ def waterfall_svg(waterfall: Waterfall) -> SafeString:
         "".join(_row(waterfall, n, row) for n, row in enumerate(waterfall.rows))
     )  # each row escaped by format_html
     svg = format_html(
-        '<svg class="automate-waterfall" data-run="{}" xmlns="http://www.w3.org/2000/svg" width="{}" height="{}" '
-        'viewBox="0 0 {} {}" role="img" aria-label="{}">{}{}</svg>',
+        '<svg class="automate-waterfall" data-run="{}" xmlns="http://www.w3.org/2000/svg" width="{}" '
+        'height="{}" style="max-width: 100%; height: auto" viewBox="0 0 {} {}" role="img" aria-label="{}">{}{}</svg>',
         waterfall.run_id,
         width,
         height,
