@@ -101,13 +101,18 @@ class ApprovalActionsMixin:
             return HttpResponseRedirect(reverse("admin:automate_executionrun_changelist"))
         decision = str(request.POST.get("decision", ""))
         comment = str(request.POST.get("approval_comment", ""))[: approvals.MAX_COMMENT]
+        page = reverse("admin:automate_executionrun_change", args=[run.pk])
         try:
-            approvals.check_permission(request.user, approvals.open_wait(run, step_id))
+            wait = approvals.open_wait(run, step_id)
+            approvals.check_permission(request.user, wait)
         except exceptions.PermissionDenied:
             raise PermissionDenied from None
         except exceptions.AutomateError as exc:
             messages.error(request, exc.message)
-            return HttpResponseRedirect(reverse("admin:automate_executionrun_change", args=[run.pk]))
+            return HttpResponseRedirect(page)
+        if wait.decision or wait.resolved_at is not None or run.status not in approvals.OPEN_RUN:
+            messages.error(request, f"Approval {step_id!r} of run {run.pk} was decided already or no longer waits.")
+            return HttpResponseRedirect(page)
         if request.POST.get("confirm") != "yes":
             question = f"{decision.capitalize()} the approval {step_id!r} of this run? It is decided once."
             fields = {"decision": decision, "approval_comment": comment}
@@ -118,7 +123,7 @@ class ApprovalActionsMixin:
             messages.error(request, exc.message)
         else:
             messages.success(request, f"Recorded: {decision} of {step_id}.")
-        return HttpResponseRedirect(reverse("admin:automate_executionrun_change", args=[run.pk]))
+        return HttpResponseRedirect(page)
 
 
 class PendingFilter(admin.SimpleListFilter):
