@@ -150,3 +150,18 @@ def test_a_worker_run_of_a_diamond_with_items_overlaps_its_branches(workflow_fac
     assert rows["d"].start_ms >= max(rows["b"].end_ms, rows["c"].end_ms) - 1  # the join after both branches
     assert all(rows["f"].start_ms <= rows[f"f[{n}]"].start_ms for n in range(3))
     assert all(0 <= row.start_ms <= row.end_ms <= waterfall.span_ms for row in waterfall.rows)
+
+
+def test_a_wait_for_row_says_what_it_waits_for_and_what_resumed_it(recorded_run):
+    shown = {"event_type": "invoice.paid", "path": "payload.id", "value": 1}
+    attempt(recorded_run, "d", 60, None, "running", attempt=2, connector="", action="wait_for", input=shown)
+    wait = RunWait.objects.create(
+        run=recorded_run, step_id="d", attempt=2, kind="event", event_type="invoice.paid", after=T0, timeout_at=at(9e6)
+    )
+    rows = {(r.step_id, r.attempt): r for r in run_waterfall(recorded_run, now=at(2000)).rows}
+    assert (rows["d", 2].kind, rows["d", 2].state, rows["d", 2].open) == ("wait_for", "waiting for invoice.paid", True)
+    RunWait.objects.filter(pk=wait.pk).update(event=recorded_run.event, resolved_at=at(700))
+    StepRun.objects.filter(step_id="d", attempt=2).update(status="succeeded", finished_at=at(700))
+    rows = {(r.step_id, r.attempt): r for r in run_waterfall(recorded_run, now=at(2000)).rows}
+    assert rows["d", 2].state == f"invoice.paid: resumed by event {recorded_run.event_id}"
+    assert (rows["d", 2].start_ms, rows["d", 2].end_ms, rows["d", 2].open) == (60, 700, False)
