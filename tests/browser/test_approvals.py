@@ -6,7 +6,7 @@ import pytest
 from django.contrib.auth.models import Permission, User
 
 import django_automate
-from django_automate.models import AuditEntry, ExecutionRun, StepRun
+from django_automate.models import AuditEntry, ExecutionRun, RunWait, StepRun
 from tests.browser.conftest import login, screenshot
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -39,12 +39,16 @@ def test_an_approver_approves_and_rejects_from_the_run_page(page, waiting_runs, 
     assert "Refund 700?" in page.inner_text("#content")
     screenshot(page, "approval-pending")
     page.click("button[value=approve]")
+    page.wait_for_selector("#automate-confirm")  # asked first: nothing is decided yet
+    assert RunWait.objects.get(run=approve_me).decision == ""
+    page.click("#automate-confirm-yes")
     page.wait_for_selector(".messagelist")
     assert "Recorded: approve of ok." in page.inner_text(".messagelist")
     # Decided once: the page no longer offers the buttons.
     assert page.locator("button[value=approve]").count() == 0
     page.goto(f"/admin/automate/executionrun/{reject_me.pk}/change/")
     page.click("button[value=reject]")
+    page.click("#automate-confirm-yes")
     page.wait_for_selector(".messagelist")
     assert "Recorded: reject of ok." in page.inner_text(".messagelist")
     run_worker()

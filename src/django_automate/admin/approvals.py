@@ -1,9 +1,9 @@
 """Approval steps in the admin: Approve/Reject buttons on a waiting run's page, and the pending approvals list.
 
-The buttons post (with the change form's CSRF token) to a view of the run admin, which calls
-:func:`django_automate.runs.approvals.decide` like the API: the same permission check (the one
-the step names), once-only decision and audit entry. They are shown only to users holding
-that permission.
+The buttons post (with the change form's CSRF token) to a view of the run admin, which asks
+for a confirmation and then calls :func:`django_automate.runs.approvals.decide` like the API:
+the same permission check (the one the step names; 403 without it), once-only decision and
+audit entry. They are shown only to users holding that permission.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import contextvars
 from typing import Any
 
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseBase, HttpResponseNotAllowed, HttpResponseRedirect
 from django.template.response import TemplateResponse
@@ -20,8 +21,9 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
 from django_automate import exceptions
-from django_automate.admin.display import ReadOnlyAdminMixin, admin_link
+from django_automate.admin.display import ReadOnlyAdminMixin, admin_link, is_uuid
 from django_automate.admin.events import actor
+from django_automate.admin.run_actions import confirm_page
 from django_automate.models import ExecutionRun, RunWait, WaitKind
 from django_automate.runs import approvals
 
@@ -90,37 +92,38 @@ class ApprovalActionsMixin:
         )
 
     def decide_view(self, request: HttpRequest, object_id: str, step_id: str) -> HttpResponseBase:
+        """Confirm, then decide: 403 without the permission the step names (nothing changes)."""
         if request.method != "POST":
             return HttpResponseNotAllowed(["POST"])
-        page = reverse("admin:automate_executionrun_change", args=[object_id])
-        run = ExecutionRun.objects.filter(pk=object_id).first() if _is_uuid(object_id) else None
+        run = ExecutionRun.objects.filter(pk=object_id).first() if is_uuid(object_id) else None
         if run is None:
             messages.error(request, f"Run {object_id} does not exist.")
             return HttpResponseRedirect(reverse("admin:automate_executionrun_changelist"))
+        decision = str(request.POST.get("decision", ""))
+        comment = str(request.POST.get("approval_comment", ""))[: approvals.MAX_COMMENT]
+        page = reverse("admin:automate_executionrun_change", args=[run.pk])
         try:
-            approvals.decide(
-                run,
-                step_id,
-                str(request.POST.get("decision", "")),
-                user=request.user,
-                actor=actor(request),
-                comment=str(request.POST.get("approval_comment", ""))[: approvals.MAX_COMMENT],
-            )
+            wait = approvals.open_wait(run, step_id)
+            approvals.check_permission(request.user, wait)
+        except exceptions.PermissionDenied:
+            raise PermissionDenied from None
+        except exceptions.AutomateError as exc:
+            messages.error(request, exc.message)
+            return HttpResponseRedirect(page)
+        if wait.decision or wait.resolved_at is not None or run.status not in approvals.OPEN_RUN:
+            messages.error(request, f"Approval {step_id!r} of run {run.pk} was decided already or no longer waits.")
+            return HttpResponseRedirect(page)
+        if request.POST.get("confirm") != "yes":
+            question = f"{decision.capitalize()} the approval {step_id!r} of this run? It is decided once."
+            fields = {"decision": decision, "approval_comment": comment}
+            return confirm_page(self, request, run, question, decision.capitalize(), **fields)  # type: ignore[arg-type]
+        try:
+            approvals.decide(run, step_id, decision, user=request.user, actor=actor(request), comment=comment)
         except exceptions.AutomateError as exc:
             messages.error(request, exc.message)
         else:
-            messages.success(request, f"Recorded: {request.POST.get('decision')} of {step_id}.")
+            messages.success(request, f"Recorded: {decision} of {step_id}.")
         return HttpResponseRedirect(page)
-
-
-def _is_uuid(value: str) -> bool:
-    import uuid
-
-    try:
-        uuid.UUID(value)
-    except ValueError:
-        return False
-    return True
 
 
 class PendingFilter(admin.SimpleListFilter):

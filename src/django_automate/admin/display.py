@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import uuid
 from typing import Any
 
 from django.core.exceptions import PermissionDenied
@@ -27,6 +28,15 @@ def require_permissions(request: HttpRequest, *perms: str) -> None:
     """403 (Django's ``PermissionDenied``, which the admin renders) unless the user holds every one of ``perms``."""
     if not request.user.has_perms(perms):
         raise PermissionDenied
+
+
+def is_uuid(value: str) -> bool:
+    """Whether ``value`` reads as a UUID (a run's id), so a lookup by it cannot fail on the database."""
+    try:
+        uuid.UUID(str(value))
+    except ValueError:
+        return False
+    return True
 
 
 def can_view_raw(request: HttpRequest) -> bool:

@@ -21,10 +21,12 @@ from django_automate.admin.display import (
     require_permissions,
     trace_link,
 )
+from django_automate.admin.drawing.waterfall import waterfall_svg
 from django_automate.audit import log as audit
-from django_automate.models import Event
+from django_automate.models import Event, ExecutionRun
 from django_automate.runs import operations
 from django_automate.tracing.timeline import trace_timeline
+from django_automate.tracing.waterfall import ms_between, run_waterfall
 
 # The request being rendered (ModelAdmin instances are shared between threads, so not on self).
 _request: contextvars.ContextVar[HttpRequest | None] = contextvars.ContextVar("automate_admin_request", default=None)
@@ -155,11 +157,15 @@ class EventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         entries = trace_timeline(trace_id)
         if not request.user.has_perm("automate.view_auditentry"):
             entries = [entry for entry in entries if entry.kind != "audit"]
+        runs = ExecutionRun.objects.filter(trace_id=trace_id).select_related("workflow", "workflow_version")
         context = {
             **self.admin_site.each_context(request),
             "title": f"Trace {trace_id}",
             "trace_id": trace_id,
             "entries": entries,
+            # (entry, milliseconds since the trace's first entry, the time to the millisecond)
+            "rows": [(e, ms_between(entries[0].at, e.at), e.at.isoformat(timespec="milliseconds")) for e in entries],
+            "waterfalls": [(run, waterfall_svg(run_waterfall(run))) for run in runs.order_by("created_at")],
             "opts": self.model._meta,
         }
         return TemplateResponse(request, "admin/automate/trace.html", context)

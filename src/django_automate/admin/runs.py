@@ -1,4 +1,4 @@
-"""Runs with their step timeline; retry from the failed step, cancel; dead letters; outbox jobs."""
+"""Runs with their waterfall and buttons; retry from the failed step, cancel; dead letters; outbox jobs."""
 
 from __future__ import annotations
 
@@ -7,15 +7,20 @@ from typing import Any
 
 from django.contrib import admin, messages
 from django.db.models import QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
+from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
 from django_automate import exceptions
 from django_automate.admin.approvals import ApprovalActionsMixin
-from django_automate.admin.display import ReadOnlyAdminMixin, admin_link, pretty_json, trace_link
+from django_automate.admin.display import ReadOnlyAdminMixin, admin_link, is_uuid, pretty_json, trace_link
+from django_automate.admin.drawing.waterfall import waterfall_svg
 from django_automate.admin.events import actor
-from django_automate.models import ExecutionRun, JobStatus, OutboxJob, RunStatus, StepRun, WorkerHeartbeat
+from django_automate.admin.run_actions import RunActionsMixin
+from django_automate.models import ExecutionRun, OutboxJob, RunStatus, StepRun, WorkerHeartbeat
+from django_automate.outbox import dead
 from django_automate.runs import held_back, operations
+from django_automate.tracing.waterfall import run_waterfall
 
 
 class DeadLetterFilter(admin.SimpleListFilter):
@@ -27,7 +32,7 @@ class DeadLetterFilter(admin.SimpleListFilter):
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[ExecutionRun]) -> QuerySet[ExecutionRun]:
         if self.value() == "yes":
-            return queryset.filter(jobs__status=JobStatus.DEAD, status="failed").distinct()
+            return dead.dead_lettered_runs(queryset)
         return queryset
 
 
@@ -65,7 +70,7 @@ class StepRunInline(admin.TabularInline):
 
 
 @admin.register(ExecutionRun)
-class ExecutionRunAdmin(ApprovalActionsMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
+class ExecutionRunAdmin(RunActionsMixin, ApprovalActionsMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = (
         "id",
         "workflow",
@@ -79,6 +84,7 @@ class ExecutionRunAdmin(ApprovalActionsMixin, ReadOnlyAdminMixin, admin.ModelAdm
         "trace",
     )
     list_filter = ("status", DeadLetterFilter, HeldBackFilter, "workflow", "tenant")
+    change_form_template = "admin/automate/run_change_form.html"
     search_fields = ("=id", "=trace_id", "=event__id")
     date_hierarchy = "created_at"
     list_select_related = ("workflow", "workflow_version", "event")
@@ -128,11 +134,32 @@ class ExecutionRunAdmin(ApprovalActionsMixin, ReadOnlyAdminMixin, admin.ModelAdm
 
     @admin.display(description="step input / output (redacted)")
     def step_io(self, obj: ExecutionRun) -> SafeString:
-        data = [
-            {"step": s.step_id, "attempt": s.attempt, "input": s.input, "output": s.output, "error": s.error}
-            for s in obj.steps.order_by("step_index", "attempt")
+        """Each attempt's input, output and error, folded (``<details>``), redacted like every JSON shown."""
+        attempts = [
+            (
+                s.step_id,
+                s.attempt,
+                s.status,
+                pretty_json({"input": s.input, "output": s.output, "error": s.error}),
+            )
+            for s in obj.steps.order_by("step_index", "step_id", "attempt")
         ]
-        return pretty_json(data)
+        if not attempts:
+            return format_html("{}", "-")
+        return format_html_join(
+            "",
+            '<details class="automate-attempt" data-step="{}" data-attempt="{}">'
+            "<summary>{} #{} ({})</summary>{}</details>",
+            ((step, n, step, n, status, shown) for step, n, status, shown in attempts),
+        )
+
+    def change_view(
+        self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        run = ExecutionRun.objects.filter(pk=object_id).first() if is_uuid(object_id) else None
+        if run is not None and self.has_view_permission(request, run):
+            extra_context = {**(extra_context or {}), "waterfall": waterfall_svg(run_waterfall(run))}
+        return super().change_view(request, object_id, form_url, extra_context)
 
     def _each(
         self, request: HttpRequest, queryset: QuerySet[ExecutionRun], action: Callable[..., Any], verb: str

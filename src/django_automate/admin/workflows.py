@@ -16,6 +16,7 @@ from django.utils.safestring import SafeString
 
 from django_automate import exceptions
 from django_automate.admin.display import ReadOnlyAdminMixin, pretty_json, require_permissions
+from django_automate.admin.drawing.graph import graph_svg
 from django_automate.admin.events import actor
 from django_automate.admin.forms import RuleForm, RuleTestForm, WorkflowForm, problems_as_errors
 from django_automate.models import Event, RuleSpec, WebhookEndpoint, Workflow, WorkflowVersion
@@ -47,6 +48,15 @@ def version_number(request: HttpRequest, name: str, default: int) -> int:
         raise Http404(f"No version {value!r}.") from None
 
 
+def compare_link(version: WorkflowVersion) -> Any:
+    """A link to the diff of ``version`` against the one before it ("-" for the first)."""
+    if version.number <= 1:
+        return "-"
+    url = reverse("admin:automate_workflow_diff", args=[version.workflow_id])
+    before, after = version.number - 1, version.number
+    return format_html('<a href="{}?a={}&b={}">v{} → v{}</a>', url, before, after, before, after)
+
+
 class VersionInline(admin.TabularInline):
     model = WorkflowVersion
     extra = 0
@@ -63,12 +73,7 @@ class VersionInline(admin.TabularInline):
 
     @admin.display(description="diff")
     def compare(self, obj: WorkflowVersion) -> Any:
-        if obj.number <= 1:
-            return "-"
-        url = reverse("admin:automate_workflow_diff", args=[obj.workflow_id])
-        return format_html(
-            '<a href="{}?a={}&b={}">v{} → v{}</a>', url, obj.number - 1, obj.number, obj.number - 1, obj.number
-        )
+        return compare_link(obj)
 
 
 @admin.register(Workflow)
@@ -132,6 +137,8 @@ class WorkflowAdmin(admin.ModelAdmin):
             "a": a,
             "b": b,
             "changes": diff.diff_versions(a, b),
+            "graph_a": graph_svg(a.definition),
+            "graph_b": graph_svg(b.definition),
             "unified": diff.version_unified_diff(a, b),
             "opts": self.model._meta,
         }
@@ -143,11 +150,19 @@ class WorkflowVersionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ("workflow", "number", "sha256", "author", "created_at")
     list_filter = ("workflow",)
     exclude = ("definition",)
-    readonly_fields = ("definition_view",)
+    readonly_fields = ("graph_view", "definition_view", "diff_link")
+
+    @admin.display(description="step graph")
+    def graph_view(self, obj: WorkflowVersion) -> SafeString:
+        return graph_svg(obj.definition)
 
     @admin.display(description="definition")
     def definition_view(self, obj: WorkflowVersion) -> SafeString:
         return pretty_json(obj.definition)
+
+    @admin.display(description="diff")
+    def diff_link(self, obj: WorkflowVersion) -> Any:
+        return compare_link(obj)
 
 
 @admin.register(RuleSpec)

@@ -11,6 +11,7 @@ from django_filters.rest_framework import DjangoFilterBackend  # type: ignore[im
 
 from django_automate.api.datetimes import DateTimeRangeFilter
 from django_automate.models import AuditEntry, Event, EventStatus, ExecutionRun, RunStatus
+from django_automate.outbox import dead
 from django_automate.runs import held_back
 
 
@@ -40,8 +41,16 @@ class EventFilter(django_filters.FilterSet):
         return _exclusive_before(super().filter_queryset(queryset), self.form.cleaned_data, "received_at")
 
 
+#: ``?status=dead``: failed runs whose work is dead-lettered and not retried since.
+DEAD = "dead"
+
+
 class RunFilter(django_filters.FilterSet):
-    status = django_filters.ChoiceFilter(choices=RunStatus.choices)
+    status = django_filters.ChoiceFilter(
+        choices=[*RunStatus.choices, (DEAD, "Dead-lettered")],
+        method="filter_status",
+        help_text="A run status, or dead: failed runs whose work is dead-lettered and not retried since.",
+    )
     workflow = django_filters.CharFilter(field_name="workflow__slug", max_length=100, help_text="Workflow slug.")
     event = django_filters.UUIDFilter(field_name="event_id", help_text="Event id.")
     trace_id = django_filters.UUIDFilter()
@@ -63,6 +72,9 @@ class RunFilter(django_filters.FilterSet):
 
     def filter_queryset(self, queryset: QuerySet[Any]) -> QuerySet[Any]:
         return _exclusive_before(super().filter_queryset(queryset), self.form.cleaned_data, "created_at")
+
+    def filter_status(self, queryset: QuerySet[Any], name: str, value: str) -> QuerySet[Any]:
+        return dead.dead_lettered_runs(queryset) if value == DEAD else queryset.filter(status=value)
 
 
 class AuditFilter(django_filters.FilterSet):

@@ -12,8 +12,10 @@ from django.db.models import Count, Min, Model
 
 from django_automate import conf
 from django_automate.models import JobStatus, OutboxJob, WorkerHeartbeat
+from django_automate.outbox import dead
 
-#: Outbox statuses worth counting (``done`` and ``cancelled`` only grow).
+#: Outbox statuses worth counting (``done`` and ``cancelled`` only grow); ``dead`` counts only the
+#: dead letters nothing has retried since (:func:`django_automate.outbox.dead.still_dead`).
 OPEN_JOB_STATUSES = (JobStatus.READY, JobStatus.CLAIMED, JobStatus.DEAD)
 
 
@@ -34,12 +36,12 @@ class QueueStats:
 
 
 def outbox(now: dt.datetime, *, using: str | None = None) -> dict[str, QueueStats]:
-    """Backlog per queue, in two grouped queries served by the claim index."""
+    """Backlog per queue, in three grouped queries (the first two served by the claim index)."""
     db = alias(using)
     stats: dict[str, QueueStats] = defaultdict(QueueStats)
     rows = (
         OutboxJob.objects.using(db)
-        .filter(status__in=OPEN_JOB_STATUSES)
+        .filter(status__in=(JobStatus.READY, JobStatus.CLAIMED))
         .values_list("queue", "status")
         .annotate(n=Count("id"))
         .order_by()
@@ -56,6 +58,8 @@ def outbox(now: dt.datetime, *, using: str | None = None) -> dict[str, QueueStat
     for queue, n, oldest in due:
         stats[queue].due = n
         stats[queue].oldest_due_age = max((now - oldest).total_seconds(), 0.0) if oldest else 0.0
+    for queue, n in dead.dead_counts(OutboxJob.objects.using(db)).items():
+        stats[queue].dead = n
     return dict(stats)
 
 

@@ -246,7 +246,12 @@ def test_the_admin_run_page_decides_with_buttons_shown_only_with_the_permission(
     # Without the CSRF token the POST is refused; with the page's token it is recorded.
     assert browser.post(decide_url, {"decision": "approve"}).status_code == 403
     token = browser.cookies["csrftoken"].value
-    answer = browser.post(decide_url, {"decision": "approve", "approval_comment": "ok by me"}, HTTP_X_CSRFTOKEN=token)
+    asked = browser.post(decide_url, {"decision": "approve", "approval_comment": "ok by me"}, HTTP_X_CSRFTOKEN=token)
+    assert asked.status_code == 200 and 'name="confirm" value="yes"' in asked.content.decode()  # confirm first
+    assert RunWait.objects.get().decision == ""
+    answer = browser.post(
+        decide_url, {"decision": "approve", "approval_comment": "ok by me", "confirm": "yes"}, HTTP_X_CSRFTOKEN=token
+    )
     assert answer.status_code == 302 and answer["Location"] == page_url
     wait = RunWait.objects.get()
     assert (wait.decision, wait.decided_by, wait.comment) == ("approve", "viewer", "ok by me")

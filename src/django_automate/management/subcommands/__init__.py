@@ -12,6 +12,7 @@ from django_automate.management.subcommands import (
     rotate_keys,
     scheduler,
     token,
+    trace,
     verify_audit,
     worker,
 )
@@ -28,4 +29,5 @@ REGISTRY: dict[str, Any] = {
     "verify-audit": verify_audit,
     "audit-checkpoint": audit_checkpoint,
     "token": token,
+    "trace": trace,
 }
