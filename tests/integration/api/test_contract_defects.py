@@ -222,3 +222,26 @@ def test_query_parameters_given_twice_answer_validation_error(admin_api):
     body = assert_error(admin_api.get("events/?type=a&type=b"), 400, "validation_error")
     assert set(body["details"]["fields"]) == {"type"}
     assert admin_api.get("events/?trace_id=").status_code == 200  # empty filters filter nothing
+
+
+@pytest.mark.parametrize(
+    "scope",
+    [
+        "global\n",  # Python's $ matches before a final newline; the schema's (ECMA) $ does not
+        "tenant:a\x1cb",  # whitespace to Python's \s, not to ECMA's
+        "tenant:a\x85b",
+        "tenant:a\ufeffb",  # whitespace to ECMA's \s, not to Python's
+        "tenant:a b",
+    ],
+)
+def test_a_budget_scope_is_refused_alike_by_the_schema_and_the_api(admin_api, scope):
+    body = {"scope": scope, "metric": "runs", "limit": "1", "period": "day"}
+    response = admin_api.post("budgets/", body)
+    assert response.status_code == 400, response.content
+    assert response.json()["code"] == "validation_error"
+    assert admin_api.post("budgets/", {**body, "scope": "tenant:acme"}).status_code == 201
+
+
+@pytest.mark.parametrize("path, body", [("secrets/", {"name": "TOKEN\n", "value": "x"})])
+def test_patterns_match_the_whole_value(admin_api, path, body):
+    assert admin_api.post(path, body).status_code == 400

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
+from django.core.validators import RegexValidator
 from django.db.models import Model
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
@@ -93,3 +95,29 @@ def unique_in_tenant(serializer: serializers.Serializer, model: type[Model], fie
             f"A {model._meta.verbose_name} with {field} {value!r} already exists.", details={"field": field}
         )
     return value
+
+
+class WholeRegexValidator(RegexValidator):
+    """A RegexValidator that matches the whole value.
+
+    Python's ``$`` also matches before a final newline (``"global\\n"``); the schema's patterns
+    are ECMA-262, whose ``$`` does not. Matching the whole value makes both say the same.
+    """
+
+    def __call__(self, value: Any) -> None:
+        super().__call__(value)
+        if not re.compile(self.regex).fullmatch(str(value)):
+            raise serializers.ValidationError(self.message, code=self.code)
+
+
+class WholeRegexField(serializers.RegexField):
+    """DRF's RegexField, matched against the whole value as sent (see :class:`WholeRegexValidator`).
+
+    Not trimmed either: ``" global"`` is not a value the schema's pattern allows.
+    """
+
+    def __init__(self, regex: str | re.Pattern[str], **kwargs: Any) -> None:
+        kwargs.setdefault("trim_whitespace", False)
+        super().__init__(regex, **kwargs)
+        self.validators = [v for v in self.validators if type(v) is not RegexValidator]
+        self.validators.append(WholeRegexValidator(regex, message=self.error_messages["invalid"]))

@@ -5,10 +5,10 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from django.core.validators import RegexValidator
 from rest_framework import serializers
 
 from django_automate import exceptions
+from django_automate.api.serializers.common import WholeRegexField, WholeRegexValidator
 from django_automate.models import WebhookEndpoint
 
 SECRET_REF = re.compile(r"^\$secret:[A-Za-z0-9_./-]+$")
@@ -23,14 +23,14 @@ MAX_BODY_BYTES = 100 * 1024 * 1024
 class EndpointSerializer(serializers.ModelSerializer):
     slug = serializers.SlugField(max_length=100, help_text="Deliveries go to /automate/hooks/<slug>/.")
     secrets = serializers.ListField(
-        child=serializers.RegexField(SECRET_REF, max_length=220),
+        child=WholeRegexField(SECRET_REF, max_length=220),
         required=False,
         default=list,
         max_length=10,
         help_text='SecretRefs; several allow rotation, e.g. ["$secret:GH_HOOK"].',
     )
     store_headers = serializers.ListField(
-        child=serializers.RegexField(HEADER_NAME, max_length=100),
+        child=WholeRegexField(HEADER_NAME, max_length=100),
         required=False,
         default=list,
         max_length=100,
@@ -75,7 +75,7 @@ class EndpointSerializer(serializers.ModelSerializer):
             "idempotency": {
                 "required": False,
                 "validators": [
-                    RegexValidator(IDEMPOTENCY, 'Use "auto", "body_hash", "header:<name>" or "body:<path>".')
+                    WholeRegexValidator(IDEMPOTENCY, 'Use "auto", "body_hash", "header:<name>" or "body:<path>".')
                 ],
             },
             "signature_header": {"required": False},

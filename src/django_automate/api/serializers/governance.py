@@ -8,15 +8,19 @@ from typing import Any
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from django_automate.api.serializers.common import unique_in_tenant
+from django_automate.api.serializers.common import WholeRegexField, unique_in_tenant
 from django_automate.models import Budget, Secret
 
 SECRET_NAME = re.compile(r"^[A-Za-z0-9_./-]+$")
-SCOPE = re.compile(r"^(global|tenant:[^\s]{0,64}|workflow:[-a-zA-Z0-9_]{1,100}|connector:[a-z0-9_.\-]{1,64})$")
+#: The same language in Python's ``re`` and in ECMA-262 (the OpenAPI pattern): ``\s`` differs between
+#: them (Python's has U+001C-U+001F and U+0085, ECMA's U+FEFF), so a tenant excludes both sets.
+SCOPE = re.compile(
+    r"^(global|tenant:[^\s\x1c-\x1f\x85\ufeff]{0,64}|workflow:[-a-zA-Z0-9_]{1,100}|connector:[a-z0-9_.\-]{1,64})$"
+)
 
 
 class SecretSerializer(serializers.ModelSerializer):
-    name = serializers.RegexField(SECRET_NAME, max_length=200, help_text="Referenced as $secret:<name>.")
+    name = WholeRegexField(SECRET_NAME, max_length=200, help_text="Referenced as $secret:<name>.")
     value = serializers.CharField(
         write_only=True,
         max_length=65536,
@@ -44,7 +48,7 @@ class LimitField(serializers.DecimalField):
 
 
 class BudgetSerializer(serializers.ModelSerializer):
-    scope = serializers.RegexField(
+    scope = WholeRegexField(
         SCOPE, max_length=200, help_text='"global", "tenant:<t>", "workflow:<slug>" or "connector:<type>".'
     )
     limit = LimitField(max_digits=18, decimal_places=6, min_value=0)

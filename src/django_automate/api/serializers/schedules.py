@@ -12,7 +12,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from django_automate import exceptions
-from django_automate.api.serializers.common import AnyJSONField, unique_in_tenant
+from django_automate.api.serializers.common import AnyJSONField, WholeRegexField, unique_in_tenant
 from django_automate.ingestion.schedules import validation
 from django_automate.ingestion.schedules.ticks import ALIASES, normalize_cron
 from django_automate.models import Schedule
@@ -38,7 +38,7 @@ class SchedulePayloadField(AnyJSONField):
 
 
 class ScheduleSerializer(serializers.ModelSerializer):
-    name = serializers.RegexField(validation.NAME, max_length=100, help_text='Events are typed "schedule.<name>".')
+    name = WholeRegexField(validation.NAME, max_length=100, help_text='Events are typed "schedule.<name>".')
     cron = serializers.CharField(
         required=False, allow_blank=True, default="", max_length=100, trim_whitespace=False, help_text=CRON_HELP
     )
