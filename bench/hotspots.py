@@ -64,7 +64,8 @@ def profile(events: int, top: int = 15) -> dict[str, Any]:
     with CaptureQueriesContext(connection) as queries:
         elapsed = drain()
     captured = queries.captured_queries
-    shapes = Counter(shape(query["sql"]) for query in captured)
+    # Before Django 6.1 a statement bound on the server (prepared) has no text in the query log.
+    shapes = Counter(shape(query["sql"] or "(a prepared statement)") for query in captured)
     in_database = sum(float(query["time"]) for query in captured)
     # Pass 2, under cProfile: where the Python time goes.
     emit_batch(events, "bench.profiled")

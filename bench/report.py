@@ -60,7 +60,7 @@ def pipeline_lines(result: dict[str, Any]) -> list[str]:
         ours, theirs = result.get(f"throughput_{count}"), result.get(f"procrastinate_{count}") or {}
         if ours is None:
             continue
-        ratios = result["ratios"]
+        ratios = result.get("ratios") or {}
         rows.append(
             [
                 f"{count} worker process(es)",
@@ -113,22 +113,32 @@ def lines(result: dict[str, Any]) -> list[str]:
     ]
     if result.get("experiment_claim_index"):
         out += ["Experiment: automate_outboxjob has an extra index in the claim's order.", ""]
-    out += [*ingest_lines(result["ingest"]), "", *claim_lines(result["claim_complete_jobs_per_second"]), ""]
-    out += [*pipeline_lines(result), "", *latency_lines(result["latency"], result.get("throughput_3step")), ""]
-    if result.get("latency_serial"):
-        out += [*latency_lines(result["latency_serial"]), ""]
-    idle = result["idle"]
-    out.append(
-        f"Idle: {idle['workers']} idle workers commit {fmt(idle.get('transactions_per_second'))} transactions/s "
-        f"({fmt(idle.get('per_worker_per_second'))} per worker)."
-    )
-    out += [memory_line(result["memory"]), ""]
-    profile = result["profile"]
-    out.append(
-        f"Profile (1 in-process worker, {profile['events']} executions): {profile['ms_per_execution']} ms, "
-        f"{profile['statements_per_execution']} statements and {profile['commits_per_execution']} commits per "
-        f"execution; {profile['database_share']:.0%} of the time waiting for the database."
-    )
+    if result.get("ingest"):
+        out += [*ingest_lines(result["ingest"]), ""]
+    if result.get("claim_complete_jobs_per_second"):
+        out += [*claim_lines(result["claim_complete_jobs_per_second"]), ""]
+    out += [*pipeline_lines(result), ""]
+    for key, maximum in (("latency", result.get("throughput_3step")), ("latency_serial", None)):
+        if result.get(key):
+            out += [*latency_lines(result[key], maximum), ""]
+    idle = result.get("idle")
+    if idle:
+        out.append(
+            f"Idle: {idle['workers']} idle workers commit {fmt(idle.get('transactions_per_second'))} transactions/s "
+            f"({fmt(idle.get('per_worker_per_second'))} per worker)."
+        )
+    if result.get("memory"):
+        out.append(memory_line(result["memory"]))
+    out.append("")
+    profile = result.get("profile")
+    if profile:
+        out.append(
+            f"Profile (1 in-process worker, {profile['events']} executions): {profile['ms_per_execution']} ms, "
+            f"{profile['statements_per_execution']} statements and {profile['commits_per_execution']} commits per "
+            f"execution; {profile['database_share']:.0%} of the time waiting for the database."
+        )
+    for name, error in (result.get("failed_phases") or {}).items():
+        out.append(f"FAILED phase {name}: {error}")
     out += ["", *table(["target", "measured", "goal", ""], target_rows(result["targets"]))]
     return out
 

@@ -31,12 +31,15 @@ import platform
 import signal
 import sys
 import time
+import traceback
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results" / "pipeline.json"
 PER_EXECUTION = 4  # two jobs, and about three times the transactions of a bare claim+complete
+DEFAULT_CLAIMS_PER_SECOND = 1000.0  # batch sizes when the claim phase failed
 CLAIM_ORDER = "status, queue, priority DESC, available_at, id"  # the claim's WHERE and ORDER BY
 COUNTS = (1, 2, 4)  # worker processes (and claim clients) compared
 # name: (goal, "≥" or "≤"; "<" for memory growth)
@@ -104,57 +107,81 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "experiment_claim_index": args.claim_index,
     }
     print(f"ingest under gunicorn ({args.ingest_workers} workers, {args.ingest_clients} clients) …", flush=True)
-    result["ingest"] = ingest.measure(
-        args.ingest_workers, args.ingest_clients, args.ingest_warmup, args.ingest_seconds, args.rounds
+    result["ingest"] = phase(
+        result,
+        "ingest",
+        ingest.measure,
+        args.ingest_workers,
+        args.ingest_clients,
+        args.ingest_warmup,
+        args.ingest_seconds,
+        args.rounds,
     )
     purge_jobs()
     print("claim+complete ceiling …", flush=True)
-    ceiling = claims.measure(list(COUNTS), args.claim_seconds, args.claim_rows, args.rounds)
+    ceiling = phase(result, "claims", claims.measure, list(COUNTS), args.claim_seconds, args.claim_rows, args.rounds)
     result["claim_complete_jobs_per_second"] = ceiling
     side = versus_procrastinate.Procrastinate() if args.db == "postgres" else None
     try:
         for count in COUNTS:
             # Batches sized to last about --seconds: an execution costs about PER_EXECUTION claims.
-            events = getattr(args, f"events_{count}") or sized(
-                (ceiling[str(count)]["ours"] or 0.0) / PER_EXECUTION * args.seconds
-            )
+            claims_per_second = ((ceiling or {}).get(str(count)) or {}).get("ours") or DEFAULT_CLAIMS_PER_SECOND
+            events = getattr(args, f"events_{count}") or sized(claims_per_second / PER_EXECUTION * args.seconds)
             print(f"pipeline with {count} worker(s) ({events} events) …", flush=True)
             pool = pipeline.Workers(count)
             try:
-                result[f"throughput_{count}"] = pipeline.throughput(pool, events)
+                result[f"throughput_{count}"] = phase(result, f"throughput_{count}", pipeline.throughput, pool, events)
                 if count == COUNTS[-1]:
-                    # Half the maximum rate of the workload whose latency is measured: three-step runs.
-                    three = sized(result[f"throughput_{count}"]["per_second"] / 2 * args.seconds)
-                    print(f"pipeline with {count} worker(s), 3-step workflow ({three} events) …", flush=True)
-                    result["throughput_3step"] = pipeline.throughput(pool, three, steps=3)
-                    measured = result["throughput_3step"]["per_second"]
-                    rate = measured / 2 if args.latency_rate is None else args.latency_rate
-                    print(f"latency at {rate:.1f} webhooks/s, idle load …", flush=True)
-                    result["latency"] = pipeline.latency(pool, args.seconds, rate or None)
-                    print("latency one webhook at a time …", flush=True)
-                    result["latency_serial"] = pipeline.latency(pool, args.seconds, None)
-                    result["idle"] = pipeline.idle_load(pool, args.idle_seconds)
+                    latency_phases(result, pipeline, pool, args)
             finally:
                 pool.stop()
             if side is not None:
                 print(f"Procrastinate with {count} worker(s) …", flush=True)
-                result[f"procrastinate_{count}"] = versus_procrastinate.throughput(side, count, events, args.seconds)
+                result[f"procrastinate_{count}"] = phase(
+                    result, f"procrastinate_{count}", versus_procrastinate.throughput, side, count, events, args.seconds
+                )
     finally:
         if side is not None:
             side.drop()
-    profile_events = args.profile_events or sized(
-        (ceiling["1"]["ours"] or 0.0) / PER_EXECUTION * args.seconds / 4, high=200
-    )
+    ours_1 = ((ceiling or {}).get("1") or {}).get("ours") or DEFAULT_CLAIMS_PER_SECOND
+    profile_events = args.profile_events or sized(ours_1 / PER_EXECUTION * args.seconds / 4, high=200)
     print(f"profiling one worker ({profile_events} events) …", flush=True)
-    result["profile"] = hotspots.profile(profile_events)
+    result["profile"] = phase(result, "profile", hotspots.profile, profile_events)
     first = min(1000, args.rss_events // 10)
     budget = f", at most {args.rss_seconds:.0f} s" if args.rss_seconds else ""
     print(f"memory of one worker ({first} then {args.rss_events} events{budget}) …", flush=True)
-    result["memory"] = pipeline.memory(args.rss_events, first, args.rss_seconds)
+    result["memory"] = phase(result, "memory", pipeline.memory, args.rss_events, first, args.rss_seconds)
     result["machine"]["load_average_after"] = [round(x, 2) for x in os.getloadavg()]
     result["ratios"] = ratios(result)
     result["targets"] = targets(result)
     return result
+
+
+def phase(result: dict[str, Any], name: str, measure: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """``measure(*args, **kwargs)``: one phase; a phase that fails is reported (``failed_phases``), the others go on."""
+    try:
+        return measure(*args, **kwargs)
+    except Exception as exc:
+        traceback.print_exc()
+        result.setdefault("failed_phases", {})[name] = f"{type(exc).__name__}: {exc}"
+        print(f"phase {name} failed: {type(exc).__name__}: {exc}; going on with the others", flush=True)
+        return None
+
+
+def latency_phases(result: dict[str, Any], pipeline: Any, pool: Any, args: argparse.Namespace) -> None:
+    """With the most workers: 3-step throughput, latency at half its maximum and one at a time, idle load."""
+    top = result.get(f"throughput_{COUNTS[-1]}") or {}
+    # Half the maximum rate of the workload whose latency is measured: three-step runs.
+    three = sized((top.get("per_second") or 0) / 2 * args.seconds)
+    print(f"pipeline with {COUNTS[-1]} worker(s), 3-step workflow ({three} events) …", flush=True)
+    result["throughput_3step"] = phase(result, "throughput_3step", pipeline.throughput, pool, three, steps=3)
+    measured = (result["throughput_3step"] or {}).get("per_second") or 0
+    rate = measured / 2 if args.latency_rate is None else args.latency_rate
+    print(f"latency at {rate:.1f} webhooks/s, idle load …", flush=True)
+    result["latency"] = phase(result, "latency", pipeline.latency, pool, args.seconds, rate or None)
+    print("latency one webhook at a time …", flush=True)
+    result["latency_serial"] = phase(result, "latency_serial", pipeline.latency, pool, args.seconds, None)
+    result["idle"] = phase(result, "idle", pipeline.idle_load, pool, args.idle_seconds)
 
 
 def sized(value: float | None, low: int = 30, high: int = 5000) -> int:
@@ -163,7 +190,7 @@ def sized(value: float | None, low: int = 30, high: int = 5000) -> int:
 
 def ratios(result: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {}
-    for clients, row in result["claim_complete_jobs_per_second"].items():
+    for clients, row in (result.get("claim_complete_jobs_per_second") or {}).items():
         ceiling = row.get("pgbench") or row.get("psycopg") or row.get("mysql")
         for name, value in row.items():
             if name not in ("ours", "commits") and value:
@@ -183,23 +210,24 @@ def lowest(ratios: dict[str, Any], prefix: str) -> float | None:
 
 
 def targets(result: dict[str, Any]) -> dict[str, Any]:
-    latency, memory = result["latency"], result["memory"]
+    latency, memory = result.get("latency") or {}, result.get("memory") or {}
+    first_step, succeeded = latency.get("to_first_step_started") or {}, latency.get("to_run_succeeded") or {}
     checks = {
-        "ingest_webhook_over_minimal_view": result["ingest"]["ratio"],
+        "ingest_webhook_over_minimal_view": (result.get("ingest") or {}).get("ratio"),
         "pipeline_over_procrastinate": lowest(result["ratios"], "pipeline_over_procrastinate"),
         "pipeline_share_of_pgbench": lowest(result["ratios"], "pipeline_executions_over_ceiling"),
-        "first_step_p50_ms": latency["to_first_step_started"]["p50_ms"],
-        "first_step_p99_ms": latency["to_first_step_started"]["p99_ms"],
-        "three_step_p50_ms": latency["to_run_succeeded"]["p50_ms"],
-        "idle_per_worker_per_second": result["idle"].get("per_worker_per_second"),
-        "worker_rss_growth": memory["growth"],
+        "first_step_p50_ms": first_step.get("p50_ms"),
+        "first_step_p99_ms": first_step.get("p99_ms"),
+        "three_step_p50_ms": succeeded.get("p50_ms"),
+        "idle_per_worker_per_second": (result.get("idle") or {}).get("per_worker_per_second"),
+        "worker_rss_growth": memory.get("growth"),
     }
     out = {}
     for name, value in checks.items():
         goal, op = TARGETS[name]
         passed = None if value is None else {"≥": value >= goal, "≤": value <= goal, "<": value < goal}[op]
         row = {"value": value, "target": goal, "op": op, "passed": passed}
-        if name == "worker_rss_growth":
+        if name == "worker_rss_growth" and memory:
             first, last = memory["readings"]
             row["note"] = f"{first['events']:,} → {last['events']:,} events"
             if not memory["complete"]:
@@ -265,7 +293,8 @@ def main() -> int:
     import report
 
     print("\n" + "\n".join(report.lines(result)))
-    print("\n" + "\n".join(report.detail_lines(result["profile"])))
+    if result.get("profile"):
+        print("\n" + "\n".join(report.detail_lines(result["profile"])))
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps(result, indent=2, default=str) + "\n")
     shown = args.output.relative_to(ROOT) if args.output.is_relative_to(ROOT) else args.output
