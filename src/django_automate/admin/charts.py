@@ -90,12 +90,13 @@ def bar_chart(
 def _x_ticks(labels: Sequence[dt.datetime], slot: float, label_format: str) -> SafeString:
     if not labels:
         return mark_safe("")
-    picks = sorted({0, len(labels) // 2, len(labels) - 1})
+    last = len(labels) - 1
     y = HEIGHT - BOTTOM + 14
+    ticks = [(LEFT, "start", 0), (LEFT + (last // 2 + 0.5) * slot, "middle", last // 2), (WIDTH - 4, "end", last)]
     return format_html_join(
         "",
-        '<text x="{}" y="{}" text-anchor="middle" fill="#666">{}</text>',
-        [(f"{LEFT + (n + 0.5) * slot:.1f}", y, f"{labels[n]:{label_format}}") for n in picks],
+        '<text x="{}" y="{}" text-anchor="{}" fill="#666">{}</text>',
+        [(f"{x:.1f}", y, anchor, f"{labels[n]:{label_format}}") for x, anchor, n in ticks[: 1 if not last else 3]],
     )
 
 

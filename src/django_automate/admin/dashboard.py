@@ -100,8 +100,9 @@ def _workflow_row(workflow: dashboard.WorkflowFigures) -> dict[str, Any]:
 
 
 def _ms(value: float | None) -> str | None:
+    """About three significant digits: the histogram's buckets are 19 % wide."""
     if value is None:
         return None
-    if value >= 10_000:
-        return f"{value / 1000:,.1f} s"
-    return f"{value:,.1f} ms"
+    if value >= 1000:
+        return f"{value / 1000:,.3g} s" if value < 100_000 else f"{value / 1000:,.0f} s"
+    return f"{value:.3g} ms"
