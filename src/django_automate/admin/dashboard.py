@@ -16,9 +16,9 @@ from django.urls import URLPattern, path
 
 from django_automate import exceptions
 from django_automate.admin import charts
-from django_automate.admin.display import require_permissions
+from django_automate.admin.display import ReadOnlyAdminMixin, require_permissions
 from django_automate.admin.events import TRACE_PERMISSIONS
-from django_automate.models import Dashboard, RunStatus
+from django_automate.models import Dashboard, MetricRollup, RollupMark, RunStatus
 from django_automate.observability import dashboard
 
 DASHBOARD_PERMISSIONS = TRACE_PERMISSIONS
@@ -63,6 +63,21 @@ class DashboardAdmin(admin.ModelAdmin):
         context["workflows"] = [_workflow_row(w) for w in figures.workflows]
         context["buckets"] = list(zip(figures.bucket_starts, figures.events, strict=True))
         return TemplateResponse(request, "admin/automate/dashboard.html", context)
+
+
+@admin.register(MetricRollup)
+class MetricRollupAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """The dashboard's counts per closed block, for inspection (written only by the dashboard)."""
+
+    list_display = ("bucket_start", "span", "kind", "workflow", "status", "duration_bucket", "count")
+    list_filter = ("span", "kind")
+    list_select_related = ("workflow",)
+    date_hierarchy = "bucket_start"
+
+
+@admin.register(RollupMark)
+class RollupMarkAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ("span", "rolled_until")
 
 
 def _charts(figures: dashboard.DashboardFigures) -> dict[str, Any]:

@@ -9,20 +9,26 @@ from django_automate.models.events import Event
 
 class MetricKind(models.TextChoices):
     EVENT = "event", "Events received"
-    RUN = "run", "Runs finished"
+    STATUS = "status", "Runs finished, by status"
+    RUN = "run", "Runs finished, by workflow and status"
+    DURATION = "duration", "Runs finished, by workflow and duration bucket"
+    #: Runs by workflow, status and duration bucket: a rollup's staging rows, deleted when it commits.
+    DETAIL = "detail", "Runs finished (staging)"
 
 
 class MetricRollup(models.Model):
-    """How many events arrived, or runs finished, in one closed time bucket.
+    """How many events arrived, or runs finished, in one closed time block.
 
-    One row per (bucket, kind, workflow, status, duration bucket): runs are counted by the
-    bucket of their ``finished_at`` with the log-scale bucket of their duration
-    (``observability.dashboard.histogram``), so percentiles come from summed counts. Event rows
-    have no workflow, status or duration (``duration_bucket`` -1, like runs that never started).
+    ``span`` is the block's length: the windows' bucket (a minute or an hour), for every kind,
+    and 4 and 16 times that for ``run`` and ``duration`` rows, so a window's per-workflow
+    figures add up a few large blocks rather than every bucket. Runs count in the block of
+    their ``finished_at``; ``duration_bucket`` is the log-scale bucket of their duration
+    (``observability.dashboard.histogram``; -1 where it does not apply) and ``status`` is
+    empty where it does not apply.
     """
 
     id = models.BigAutoField(primary_key=True)
-    span = models.PositiveIntegerField(help_text="Bucket length in seconds (60 or 3600).")
+    span = models.PositiveIntegerField(help_text="Block length in seconds.")
     bucket_start = models.DateTimeField()
     kind = models.CharField(max_length=8, choices=MetricKind.choices)
     workflow = models.ForeignKey(
@@ -44,7 +50,7 @@ class MetricRollup(models.Model):
 
 
 class RollupMark(models.Model):
-    """Up to where the buckets of one span are rolled up (``rolled_until`` is the first bucket not yet done).
+    """Up to where the buckets of one window span are rolled up (``rolled_until``: the first not yet done).
 
     Advancing it with a conditional update is how one process claims a range of buckets, so
     two page views never count the same bucket twice.

@@ -1,10 +1,11 @@
 """What the dashboard shows over one window, from rollups of the settled buckets and live counts of the rest.
 
-The number of queries is the same for every window (ten once the rollups are current):
-the rollup mark; events from rollups and live; finished runs from rollups (per bucket and per
-workflow) and live; open runs by status; the outbox backlog (two) and its dead letters. Each reads an index
-range (``received_at``, ``(status, finished_at)``, the rollup and claim indexes) or a bounded
-number of rollup rows.
+The number of queries is the same for every window (eleven once the rollups are current):
+the rollup mark; events from rollups and live; finished runs from rollups (per bucket and
+status, per workflow and status, per workflow and duration) and live; open runs by status;
+the outbox backlog (two) and its dead letters. Each reads an index range (``received_at``,
+``(status, finished_at)``, the rollup and claim indexes); per-workflow rows come from the
+fewest rollup blocks that tile the window (about twenty for a week).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from django.utils import timezone
 from django_automate.models import Event, ExecutionRun, JobStatus, MetricKind, MetricRollup, OutboxJob, RunStatus
 from django_automate.observability import queries
 from django_automate.observability.dashboard import histogram, rollups
-from django_automate.observability.dashboard.windows import UTC, Window, floor
+from django_automate.observability.dashboard.windows import LEVELS, UTC, Window, blocks, floor
 
 OPEN = (RunStatus.PENDING, RunStatus.RUNNING, RunStatus.WAITING)
 
@@ -108,23 +109,29 @@ def build(window: Window, *, now: dt.datetime | None = None, using: str | None =
     finished: dict[str, list[int]] = {status: [0] * len(starts) for status in rollups.FINISHED}
     workflows: dict[str, WorkflowFigures] = {}
 
-    rolled = MetricRollup.objects.using(db).filter(
-        span=window.span, bucket_start__gte=start, bucket_start__lt=live_from
-    )
-    for bucket, n in rolled.filter(kind=MetricKind.EVENT).values_list("bucket_start").annotate(Sum("count")).order_by():
+    rollups_of = MetricRollup.objects.using(db).filter
+    closed = {"bucket_start__gte": start, "bucket_start__lt": live_from}
+    events_rolled = rollups_of(span=window.span, kind=MetricKind.EVENT, **closed)
+    for bucket, n in events_rolled.values_list("bucket_start").annotate(Sum("count")).order_by():
         _add(events, index, bucket, window.span, n)
     live_events = Event.objects.using(db).filter(received_at__gte=live_from, received_at__lte=now)
-    for bucket, n in (
-        live_events.annotate(b=_trunc("received_at", window)).values_list("b").annotate(Count("pk")).order_by()
-    ):
+    live_buckets = live_events.annotate(b=_trunc("received_at", window)).values_list("b").annotate(Count("pk"))
+    for bucket, n in live_buckets.order_by():
         _add(events, index, bucket, window.span, n)
 
-    runs = rolled.filter(kind=MetricKind.RUN)
-    for bucket, status, n in runs.values_list("bucket_start", "status").annotate(Sum("count")).order_by():
+    by_status = rollups_of(span=window.span, kind=MetricKind.STATUS, **closed)
+    for bucket, status, n in by_status.values_list("bucket_start", "status").annotate(Sum("count")).order_by():
         _add(finished[status], index, bucket, window.span, n)
-    per_workflow = runs.values_list("workflow_id", "workflow__slug", "workflow__tenant", "status", "duration_bucket")
-    for workflow_id, slug, tenant, status, duration, n in per_workflow.annotate(Sum("count")).order_by():
-        _count(workflows, workflow_id, slug, tenant, status, duration, n)
+    in_blocks = _blocks(window, start, live_from)
+    per_workflow = rollups_of(in_blocks, kind=MetricKind.RUN).values_list(
+        "workflow_id", "workflow__slug", "workflow__tenant", "status"
+    )
+    for workflow_id, slug, tenant, status, n in per_workflow.annotate(Sum("count")).order_by():
+        _count(workflows, workflow_id, slug, tenant, status, histogram.NO_DURATION, n)
+    durations = rollups_of(in_blocks, kind=MetricKind.DURATION).values_list("workflow_id", "duration_bucket")
+    for workflow_id, duration, n in durations.annotate(Sum("count")).order_by():
+        if str(workflow_id) in workflows and duration != histogram.NO_DURATION:
+            workflows[str(workflow_id)].durations[duration] += int(n)
     live_runs = (
         ExecutionRun.objects.using(db)
         .filter(status__in=rollups.FINISHED, finished_at__gte=live_from, finished_at__lte=now)
@@ -164,6 +171,19 @@ def dead_letters(*, using: str) -> int:
         .filter(~Exists(later))
         .count()
     )
+
+
+def _blocks(window: Window, start: dt.datetime, end: dt.datetime) -> Q:
+    """Rollup rows of the fewest blocks that tile ``[start, end)`` (an empty range still makes a query)."""
+    spans: dict[int, list[dt.datetime]] = defaultdict(list)
+    for span, moment in blocks(start, end, LEVELS[window.span]):
+        spans[span].append(moment)
+    if not spans:
+        return Q(span=window.span, bucket_start__gte=start, bucket_start__lt=start)
+    where = Q()
+    for span, moments in spans.items():
+        where |= Q(span=span, bucket_start__in=moments)
+    return where
 
 
 def _trunc(column: str, window: Window) -> Trunc:

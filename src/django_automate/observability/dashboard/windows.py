@@ -41,6 +41,8 @@ WINDOWS: dict[str, Window] = {
 DEFAULT_WINDOW = "1h"
 #: Per span, the most buckets any window reads: older rollups are dropped.
 HORIZON: dict[int, int] = {span: max(w.buckets for w in WINDOWS.values() if w.span == span) for span in (60, 3600)}
+#: Block lengths rolled up per window span, shortest first: per-workflow figures add up the largest that fit.
+LEVELS: dict[int, tuple[int, ...]] = {span: (span, span * 4, span * 16) for span in HORIZON}
 
 
 def parse_window(value: str | None) -> Window:
@@ -60,3 +62,19 @@ def floor(moment: dt.datetime, span: int) -> dt.datetime:
     """The start of the ``span``-second bucket holding ``moment`` (buckets aligned on the Unix epoch, in UTC)."""
     seconds = (moment - EPOCH) // dt.timedelta(seconds=1)
     return EPOCH + dt.timedelta(seconds=seconds - seconds % span)
+
+
+def blocks(start: dt.datetime, end: dt.datetime, spans: tuple[int, ...]) -> list[tuple[int, dt.datetime]]:
+    """``[start, end)`` as ``(span, block start)`` pairs, longest aligned blocks first from the left.
+
+    ``start`` and ``end`` are aligned on the shortest span; at most 2 x 3 blocks per longer span
+    (plus the few in between) cover any range, whatever its length.
+    """
+    found: list[tuple[int, dt.datetime]] = []
+    moment = start
+    while moment < end:
+        offset = (moment - EPOCH) // dt.timedelta(seconds=1)
+        span = next(s for s in reversed(spans) if offset % s == 0 and moment + dt.timedelta(seconds=s) <= end)
+        found.append((span, moment))
+        moment += dt.timedelta(seconds=span)
+    return found
