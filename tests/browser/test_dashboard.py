@@ -22,13 +22,13 @@ def history(workflow_factory):
     events = []
     for n in range(160):  # a burst some twenty minutes ago over a steady trickle
         event = Event.objects.create(type="order.created", source="app", idempotency_key=f"k{n}")
-        minutes = 18 + (n % 9) if n % 3 == 0 else (n * 37) % 58 + 1
+        minutes = 18 + (n % 9) if n % 3 == 0 else (n * 37) % 45 + 1  # all well inside the hour
         Event.objects.filter(pk=event.pk).update(received_at=now - dt.timedelta(minutes=minutes, seconds=n % 50))
         events.append(event)
     for n in range(90):
         workflow = workflows[n % 3]
         status = RunStatus.FAILED if n % 7 == 0 else RunStatus.CANCELLED if n % 11 == 0 else RunStatus.SUCCEEDED
-        finished = now - dt.timedelta(minutes=(n * 13) % 55 + 1)
+        finished = now - dt.timedelta(minutes=(n * 13) % 45 + 1)
         ExecutionRun.objects.create(
             event=events[n],
             workflow=workflow,

@@ -246,6 +246,21 @@ def test_a_retried_run_leaves_its_failed_bucket_and_its_dead_letter_stops_counti
         assert_matches_database(after)
 
 
+@pytest.mark.parametrize(("name", "ago"), [("7d", 50 * HOUR), ("24h", 9 * HOUR), ("1h", 40 * MINUTE)])
+def test_a_retried_run_leaves_the_larger_blocks_too(history, workflow_factory, name, ago):
+    refunds = workflow_factory(slug="refunds", name="refunds")
+    failed = history.run(refunds, RunStatus.FAILED, finished_ago=ago, duration=dt.timedelta(seconds=9))
+    window = dashboard.parse_window(name)
+    dashboard.build(window, now=history.now)
+    larger = MetricRollup.objects.filter(span__gt=window.span, workflow=refunds, count=1)
+    assert set(larger.values_list("kind", flat=True)) == {"run", "duration"}  # counted in a block of 4 or 16 buckets
+    operations.retry_run(failed, actor="ops")
+    assert not MetricRollup.objects.filter(workflow=refunds, count__gt=0).exists()
+    after = dashboard.build(window, now=history.now)
+    assert "refunds" not in {w.slug for w in after.workflows}
+    assert_matches_database(after)
+
+
 def test_a_process_that_read_an_old_mark_does_not_count_the_buckets_again(history, monkeypatch):
     window = dashboard.parse_window("7d")
     now = history.now
