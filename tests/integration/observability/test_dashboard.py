@@ -10,12 +10,13 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 import math
+import threading
 import uuid
 from collections.abc import Callable
 from typing import Any
 
 import pytest
-from django.db import connection
+from django.db import connection, connections
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
@@ -156,7 +157,7 @@ def assert_matches_database(figures: dashboard.DashboardFigures) -> None:
     assert figures.events_total == want["events"]
     assert figures.finished_totals == want["finished"]
     assert figures.open_runs == want["open"]
-    assert figures.waiting_runs == want["open"]["waiting"] == 2
+    assert figures.waiting_runs == want["open"]["waiting"]
     assert figures.queue_depth == want["depth"]
     assert figures.lag_seconds == pytest.approx(want["lag"], abs=0.01)
     assert {w.slug: w.finished for w in figures.workflows} == {s: c for s, (c, _) in want["workflows"].items()}
@@ -191,6 +192,7 @@ def test_figures_equal_database_counts_cold_and_warm(history, name):
     cold = dashboard.build(window, now=history.now)
     assert MetricRollup.objects.filter(span=window.span).exists()  # the settled buckets were rolled up
     assert_matches_database(cold)
+    assert (cold.waiting_runs, cold.dead_letters) == (2, 1)
     warm = dashboard.build(window, now=history.now)
     assert (warm.events, warm.finished_runs) == (cold.events, cold.finished_runs)
     assert_matches_database(warm)
@@ -286,3 +288,45 @@ def test_query_count_does_not_depend_on_the_window(history):
     assert len(set(warm.values())) == 1, warm
     assert len(set(cold.values())) == 1, cold
     assert warm["1h"] == 11  # docs/admin.md promises it
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_views_racing_for_the_same_buckets_count_them_once(workflow_factory, monkeypatch):
+    """Both read the same mark, then both try to claim: one rolls up, the other counts on its rows."""
+    now = timezone.now()
+    history = History(now, workflow_factory)
+    for age in EVENT_AGES:
+        event_at(age, now)
+    for n in range(6):
+        history.run(history.workflows[n % 3], RunStatus.SUCCEEDED, finished_ago=n * 7 * HOUR, duration=n * HOUR / 900)
+    read_mark = rollups.read_mark
+    both_read = threading.Barrier(2, timeout=30)
+
+    def read_then_wait(span: int, *, using: str) -> dt.datetime | None:
+        mark = read_mark(span, using=using)
+        both_read.wait()
+        return mark
+
+    monkeypatch.setattr(rollups, "read_mark", read_then_wait)
+    results: list[dashboard.DashboardFigures] = []
+    errors: list[BaseException] = []
+
+    def view() -> None:
+        try:
+            results.append(dashboard.build(dashboard.parse_window("7d"), now=now))
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=view) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert not errors, errors
+    assert RollupMark.objects.count() == 1
+    monkeypatch.setattr(rollups, "read_mark", read_mark)
+    for figures in results:
+        assert_matches_database(figures)
+    assert_matches_database(dashboard.build(dashboard.parse_window("7d"), now=now))
