@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django_automate.models.audit import AuditEntry
+from django_automate.models.dashboard import Dashboard, MetricKind, MetricRollup, RollupMark
 from django_automate.models.debounce import Debounce
 from django_automate.models.endpoints import SignatureScheme, WebhookEndpoint
 from django_automate.models.events import Event, EventStatus
@@ -22,6 +23,7 @@ __all__ = [
     "AuditEntry",
     "Budget",
     "BudgetUsage",
+    "Dashboard",
     "Debounce",
     "Decision",
     "Event",
@@ -29,8 +31,11 @@ __all__ = [
     "ExecutionRun",
     "JobKind",
     "JobStatus",
+    "MetricKind",
+    "MetricRollup",
     "OutboxJob",
     "RateLimitBucket",
+    "RollupMark",
     "RuleGeneration",
     "RuleSpec",
     "RunStatus",

@@ -67,6 +67,8 @@ class ExecutionRun(models.Model):
         indexes = [
             models.Index(fields=("tenant", "status", "created_at"), name="automate_run_status_idx"),
             models.Index(fields=("concurrency_key", "status", "created_at"), name="automate_run_concurrency_idx"),
+            # The dashboard: open runs by status, and finished runs by the time they finished.
+            models.Index(fields=("status", "finished_at"), name="automate_run_finished_idx"),
         ]
         permissions = [("approve_run", "Can decide approval steps of runs")]
 

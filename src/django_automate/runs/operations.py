@@ -13,6 +13,7 @@ from django.utils import timezone
 from django_automate import exceptions
 from django_automate.audit import log as audit
 from django_automate.models import Event, ExecutionRun, JobKind, JobStatus, OutboxJob, RunStatus
+from django_automate.observability.dashboard import rollups
 from django_automate.outbox.enqueue import enqueue
 from django_automate.rules.matching import matching_rules
 from django_automate.runs import concurrency, states
@@ -97,6 +98,7 @@ def retry_run(run: ExecutionRun, *, actor: str) -> ExecutionRun:
                 f"Only failed runs can be retried; this one is {locked.status}.",
                 details={"run_id": str(run.pk), "status": locked.status},
             )
+        rollups.forget_run(locked, using=locked._state.db or "default")  # the dashboard counted it as failed
         states.transition(locked, RunStatus.RUNNING, error=None, finished_at=None)
         priority = priority_of(locked.workflow_version_id)
         enqueue(JobKind.EXECUTE_RUN, run=locked, tenant=locked.tenant, trace_id=locked.trace_id, priority=priority)
