@@ -14,11 +14,11 @@ import datetime as dt
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from django.db.models import Count, Exists, OuterRef, Q, Sum
+from django.db.models import Count, Q, Sum
 from django.db.models.functions import Trunc
 from django.utils import timezone
 
-from django_automate.models import Event, ExecutionRun, JobStatus, MetricKind, MetricRollup, OutboxJob, RunStatus
+from django_automate.models import Event, ExecutionRun, MetricKind, MetricRollup, RunStatus
 from django_automate.observability import queries
 from django_automate.observability.dashboard import histogram, rollups
 from django_automate.observability.dashboard.windows import LEVELS, UTC, Window, blocks, floor
@@ -147,6 +147,7 @@ def build(window: Window, *, now: dt.datetime | None = None, using: str | None =
     open_runs: dict[str, int] = dict.fromkeys(OPEN, 0)
     open_rows = ExecutionRun.objects.using(db).filter(status__in=OPEN).values_list("status").annotate(Count("pk"))
     open_runs.update(dict(open_rows.order_by()))
+    queues = dict(sorted(queries.outbox(now, using=db).items()))
     return DashboardFigures(
         window=window,
         now=now,
@@ -156,20 +157,8 @@ def build(window: Window, *, now: dt.datetime | None = None, using: str | None =
         finished_runs=finished,
         open_runs=open_runs,
         workflows=sorted(workflows.values(), key=lambda w: (w.tenant, w.slug)),
-        queues=dict(sorted(queries.outbox(now, using=db).items())),
-        dead_letters=dead_letters(using=db),
-    )
-
-
-def dead_letters(*, using: str) -> int:
-    """Dead jobs not superseded: their run (if any) is still failed and has no later job (one query)."""
-    later = OutboxJob.objects.using(using).filter(run=OuterRef("run"), id__gt=OuterRef("id"))
-    return (
-        OutboxJob.objects.using(using)
-        .filter(status=JobStatus.DEAD)
-        .filter(Q(run__isnull=True) | Q(run__status=RunStatus.FAILED))
-        .filter(~Exists(later))
-        .count()
+        queues=queues,
+        dead_letters=sum(row.dead for row in queues.values()),  # still dead (``outbox.dead``), per queue
     )
 
 
