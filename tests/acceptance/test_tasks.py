@@ -23,7 +23,8 @@ from django.db import connection
 if django.VERSION >= (6, 0):
     from django.tasks import Task, TaskResultStatus, task_backends
 else:
-    from django_tasks import Task, TaskResultStatus, task_backends  # type: ignore[no-redef]
+    from django_tasks import TaskResultStatus, task_backends  # type: ignore[no-redef]
+    from django_tasks.base import Task  # type: ignore[no-redef]
 
 from django_automate.models import TaskResult
 from tests.acceptance.conftest import wait_for, wait_ready

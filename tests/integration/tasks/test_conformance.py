@@ -134,14 +134,22 @@ def test_enqueue_belongs_to_the_callers_transaction(run_worker):
 # -- get_result / aget_result / refresh -------------------------------------------------------------
 
 
-def test_get_result_equals_the_enqueued_result_and_survives_pickling():
+def test_get_result_equals_the_enqueued_result():
+    result = tasks.add.enqueue(1, 2)
+
+    assert tasks.add.get_result(result.id) == result
+    assert async_to_sync(tasks.add.aget_result)(result.id) == result
+    assert compat.task_backends["default"].get_result(result.id) == result
+
+
+@pytest.mark.skipif(
+    not hasattr(compat.Task, "_reconstruct"), reason="this version of the framework cannot pickle tasks"
+)
+def test_a_result_survives_pickling():
     result = tasks.add.enqueue(1, 2)
 
     fetched = tasks.add.get_result(result.id)
-    assert fetched == result
-    assert async_to_sync(tasks.add.aget_result)(result.id) == result
-    assert compat.task_backends["default"].get_result(result.id) == result
-    assert pickle.loads(pickle.dumps(fetched)) == fetched
+    assert pickle.loads(pickle.dumps(fetched)) == fetched == result
 
 
 def test_get_result_of_another_task_or_an_unknown_id_raises():
