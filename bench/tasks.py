@@ -262,7 +262,7 @@ def table(result: dict[str, Any]) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="500 tasks a turn, 2 rounds (about 3 minutes)")
+    parser.add_argument("--quick", action="store_true", help="500 tasks a turn, 2 rounds (a few minutes, noisier)")
     parser.add_argument("--tasks", type=int, help="tasks per turn (default 2000; --quick 500)")
     parser.add_argument("--rounds", type=int, help="rounds of turns (default 3; --quick 2)")
     parser.add_argument("--timeout", type=float, default=600, help="seconds a turn may take")
