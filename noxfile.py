@@ -45,6 +45,9 @@ PREPARED_TESTS = [
 #: The admin's pages, in a browser and through the test client: run on the newest Django as well,
 #: the version `pip install django-automate` gives a new project.
 ADMIN_TESTS = ["tests/browser", "tests/integration/test_admin_permissions.py", "tests/integration/api"]
+#: A project on the public ``django.tasks`` API of the newest Django, with real worker processes (the
+#: integration tests of the backend run on Django 6.x in the compat sessions).
+NEWEST_TASKS_TESTS = ["tests/acceptance/test_tasks.py"]
 # The compat subset leaves out the long generative runs; the primary sessions run them.
 COMPAT_EXCLUDED = [
     "--ignore=tests/integration/api/test_schema_fuzz.py",
@@ -139,11 +142,21 @@ def compat(session: nox.Session, django: str) -> None:
 
 @nox.session(python="3.13")
 def newest(session: nox.Session) -> None:
-    """The admin (browser tests included) and the API on the newest Django release, on SQLite.
+    """The admin (browser tests included), the API and Django's Tasks framework on the newest Django, on SQLite.
 
     Unpinned on purpose: this is what a new project gets from pip today.
     """
     session.install("-e", ".[dev]", "--upgrade", "Django")
     session.run("python", "-c", "import django; print('Django', django.get_version())")
     env = {"AUTOMATE_TEST_DB_SUFFIX": "_newest"}
-    session.run("pytest", "-q", "-p", "no:cacheprovider", *ADMIN_TESTS, *COMPAT_EXCLUDED, *session.posargs, env=env)
+    session.run(
+        "pytest",
+        "-q",
+        "-p",
+        "no:cacheprovider",
+        *ADMIN_TESTS,
+        *NEWEST_TASKS_TESTS,
+        *COMPAT_EXCLUDED,
+        *session.posargs,
+        env=env,
+    )

@@ -18,10 +18,15 @@ ROOT = Path(__file__).resolve().parents[1]
 CACHE = Path(os.environ.get("AUTOMATE_BENCH_CACHE", "~/.cache/django-automate-bench")).expanduser()
 GUNICORN = "gunicorn==27.0.1"
 PROCRASTINATE = "procrastinate==3.10.0"
+#: Its dependencies (Django, typing_extensions, django-stubs-ext) are the project's own: installed ``--no-deps``.
+TASKS_DB = "django-tasks-db==0.13.0"
 
 
-def installed(requirement: str, *extras: str) -> Path:
-    """The folder holding ``requirement`` (and ``extras``), installed with the running interpreter."""
+def installed(requirement: str, *extras: str, no_deps: bool = False) -> Path:
+    """The folder holding ``requirement`` (and ``extras``), installed with the running interpreter.
+
+    ``no_deps``: without its dependencies, for a package whose dependencies (Django) must stay the running ones.
+    """
     name, version = requirement.split("==")
     target = CACHE / f"{name}-{version}"
     if not (target / ".installed").exists():
@@ -36,6 +41,7 @@ def installed(requirement: str, *extras: str) -> Path:
             "--no-warn-conflicts",
             "--target",
             str(target),
+            *(["--no-deps"] if no_deps else []),
         ]
         subprocess.run([*command, requirement, *extras], check=True)
         (target / ".installed").touch()

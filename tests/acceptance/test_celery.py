@@ -20,11 +20,11 @@ from typing import Any
 
 import pytest
 from django.conf import settings
-from django.db import connection
+from django.db import connection, transaction
 from django.test import override_settings
 
 import django_automate
-from django_automate.models import ExecutionRun, JobKind, JobStatus, OutboxJob, StepRun
+from django_automate.models import ExecutionRun, JobKind, JobStatus, OutboxJob, StepRun, TaskResult
 from tests.acceptance.conftest import ROOT, WorkerProcess, wait_for, worker_env
 
 celery = pytest.importorskip("celery", reason="the celery extra is not installed")
@@ -341,6 +341,30 @@ def test_concurrency_keys_and_rate_limits_hold_through_celery(
     starts = [start for start, _, _ in calls]
     assert starts[-1] - starts[0] >= (runs - 1) / rate - 0.5, starts
     assert max(sum(1 for other in starts if at <= other < at + 1) for at in starts) <= rate + 2, starts
+    assert {job.leased_by.split(":")[0] for job in OutboxJob.objects.all()} == {"celery"}
+
+
+def test_tasks_of_djangos_tasks_framework_run_through_a_real_celery_worker(broker, celery_workers):
+    """``task.enqueue()`` with ``EXECUTION_BACKEND = "celery"``: the job goes through the broker, results come back."""
+    tasks = pytest.importorskip("tests.testapp.tasks", reason="no django.tasks and no django-tasks backport")
+    worker = celery_workers.current
+    with override_settings(AUTOMATE=worker.settings()):
+        added = [tasks.add.enqueue(n, 1) for n in range(4)]
+        email = tasks.send_email.enqueue("a@example.com")  # its queue names the task's, not the broker's
+        failed = tasks.fail.enqueue("through the broker")
+        with transaction.atomic():
+            in_transaction = tasks.with_context.enqueue(x=3)
+    every = [*added, email, failed, in_transaction]
+
+    finished = TaskResult.objects.filter(status__in=["SUCCESSFUL", "FAILED"])
+    wait_for(lambda: finished.count() == len(every), 60, "the tasks", worker.process)
+    for result in every:
+        result.refresh()
+    assert [result.return_value for result in added] == [1, 2, 3, 4]
+    assert email.return_value == {"sent_to": "a@example.com"}
+    assert in_transaction.return_value == {"attempt": 1, "id": in_transaction.id, "x": 3}
+    assert failed.status.name == "FAILED" and "through the broker" in failed.errors[0].traceback
+    assert all(result.attempts == 1 and result.worker_ids[0].startswith("celery:") for result in every)
     assert {job.leased_by.split(":")[0] for job in OutboxJob.objects.all()} == {"celery"}
 
 

@@ -19,10 +19,12 @@ pytest.importorskip(
 )
 from django.db import connection
 
-try:
-    from django.tasks import TaskResultStatus, default_task_backend
-except ImportError:  # Django < 6.0: the django-tasks backport
-    from django_tasks import TaskResultStatus, default_task_backend  # type: ignore[no-redef]
+# What a project imports: Django's own framework from 6.0 on (even with the backport installed), the backport before.
+if django.VERSION >= (6, 0):
+    from django.tasks import Task, TaskResultStatus, task_backends
+else:
+    from django_tasks import TaskResultStatus, task_backends  # type: ignore[no-redef]
+    from django_tasks.base import Task  # type: ignore[no-redef]
 
 from django_automate.models import TaskResult
 from tests.acceptance.conftest import wait_for, wait_ready
@@ -32,7 +34,11 @@ pytestmark = [pytest.mark.acceptance, pytest.mark.django_db(transaction=True)]
 
 
 def test_fifty_tasks_run_to_successful_on_a_real_worker(start_worker):
-    assert default_task_backend.supports_get_result and default_task_backend.supports_defer
+    # The project's tasks and our backend belong to the framework it imports (django.tasks on 6.x).
+    assert isinstance(add, Task) and isinstance(send_email, Task)
+    backend = task_backends["default"]
+    assert type(backend).__module__ == "django_automate.tasks.backend"
+    assert backend.supports_get_result and backend.supports_defer
     results = [add.enqueue(n, n) for n in range(45)]
     results += [send_email.enqueue(f"user{n}@example.com") for n in range(5)]
     concurrency = "1" if connection.vendor == "sqlite" else "2"  # SQLite: one writer

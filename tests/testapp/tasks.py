@@ -6,9 +6,9 @@ import datetime as dt
 from typing import Any
 
 try:
-    from django.tasks import task
+    from django.tasks import TaskContext, task
 except ImportError:  # Django < 6.0: the django-tasks backport
-    from django_tasks import task  # type: ignore[no-redef]
+    from django_tasks import TaskContext, task  # type: ignore[no-redef]
 
 #: Labels of ``record`` in the order the (in-process) worker ran them.
 RECORDED: list[str] = []
@@ -73,3 +73,39 @@ def loses_lease_once(context: Any) -> int:
         job_id = TaskRow.objects.get(pk=context.task_result.id).job_id
         OutboxJob.objects.filter(pk=job_id).update(lease_expires_at=timezone.now() - dt.timedelta(seconds=1))
     return context.attempt
+
+
+# -- the conformance tests (tests/integration/tasks/test_conformance.py), after Django's tests/tasks/tasks.py --
+
+
+@task
+def echo(value: Any) -> Any:
+    return value
+
+
+@task
+def exits() -> None:
+    raise SystemExit("This Task failed due to SystemExit")
+
+
+@task
+def interrupted() -> None:
+    raise KeyboardInterrupt("This Task failed due to KeyboardInterrupt")
+
+
+@task
+def complex_exception() -> None:
+    raise ValueError(ValueError("This task failed"))
+
+
+@task(takes_context=True)
+def observes_itself(context: Any) -> dict[str, Any]:
+    """What the task sees of itself while it runs: its context and its stored result."""
+    stored = context.task_result.task.get_result(context.task_result.id)
+    return {
+        "context_is_task_context": isinstance(context, TaskContext),
+        "attempt": context.attempt,
+        "id": context.task_result.id,
+        "context_status": context.task_result.status.value,
+        "stored_status": stored.status.value,
+    }

@@ -18,7 +18,7 @@ from django.utils import timezone
 from django_automate.models import JobKind, OutboxJob, TaskStatus
 from django_automate.models import TaskResult as TaskRow
 from django_automate.outbox import enqueue as outbox
-from django_automate.tasks import compat, results
+from django_automate.tasks import compat, ended, results
 from django_automate.tracing import context
 
 TASK_PATH_MAX_LENGTH = TaskRow._meta.get_field("task_path").max_length or 255
@@ -95,9 +95,12 @@ class AutomateBackend(compat.BaseTaskBackend):
         return result
 
     def get_result(self, result_id: str) -> Any:
-        """The stored result, read from the database (any process, any thread)."""
+        """The stored result, read from the database (any process, any thread).
+
+        A task whose job was dead-lettered or cancelled is ``FAILED`` (``tasks.ended``).
+        """
         try:
             row = TaskRow._default_manager.using(self.using).get(pk=result_id)
         except (TaskRow.DoesNotExist, ValueError, TypeError, DjangoValidationError):
             raise compat.TaskResultDoesNotExist(result_id) from None
-        return results.to_result(row, results.load_task(row.task_path))
+        return results.to_result(ended.settled(row, using=self.using), results.load_task(row.task_path))

@@ -54,7 +54,7 @@ def run_task(job: ClaimedJob, *, using: str = "default") -> None:
             task = results.load_task(row.task_path)
         except results.UnknownTask as exc:
             _start(job, row, using)
-            _finish(job, row, using, error=_error(exc))
+            _finish(job, row, using, error=task_error(exc))
             logger.error("Task %s cannot run: %s", row.id, exc.message, extra=log_extra("task_unknown"))
             return
         _start(job, row, using)
@@ -99,11 +99,11 @@ def _call(task: Any, result: Any) -> tuple[Any, dict[str, str] | None]:
     except KeyboardInterrupt:
         raise
     except BaseException as exc:  # as Django's backends do: whatever the task raised is its failure
-        return None, _error(exc)
+        return None, task_error(exc)
     try:
         return storable(value, task.module_path), None
     except InvalidReturnValue as exc:
-        return None, _error(exc)
+        return None, task_error(exc)
 
 
 def storable(value: Any, path: str) -> Any:
@@ -124,7 +124,7 @@ def storable(value: Any, path: str) -> Any:
     return redact(json.loads(text))
 
 
-def _error(exc: BaseException) -> dict[str, str]:
+def task_error(exc: BaseException) -> dict[str, str]:
     kind = type(exc)
     text = "".join(traceback.format_exception(kind, exc, exc.__traceback__))
     if len(text) > TRACEBACK_MAX_CHARS:

@@ -78,7 +78,12 @@ def _crashed(job: ClaimedJob, exc: Exception, using: str) -> None:
         error: dict[str, Any] = {"code": lease.CRASHED, "message": cause, "crashes": crashes}
         if crashes >= conf.max_job_crashes():
             error["message"] = f"{cause} (dead-lettered after {crashes} claims in a row that failed)"
-            give_up(job, error, using=using)
+            if job.kind == JobKind.RUN_TASK:  # its task is FAILED with it: get_result() says so
+                from django_automate.tasks.ended import give_up as give_up_task
+
+                give_up_task(job, exc, error, using=using)
+            else:
+                give_up(job, error, using=using)
             logger.error("Job %s dead-lettered after %s failed claims", job.id, crashes, extra=log_extra("job_dead"))
             return
         delay = retry.crash_delay(crashes)
