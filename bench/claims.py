@@ -86,7 +86,7 @@ def empty_job_table() -> None:
     from django.db import connection
 
     with connection.cursor() as cursor:
-        cursor.execute("TRUNCATE TABLE automate_outboxjob")
+        cursor.execute("TRUNCATE TABLE automate_outboxjob CASCADE")  # and the task results referring to jobs
 
 
 def create_scratch_table() -> None:
