@@ -137,7 +137,10 @@ def compat(session: nox.Session, django: str) -> None:
     session.install("-e", f".[{extras}]", django_spec(django))
     # Its own SQLite file: scripts/test-matrix runs this beside the SQLite session.
     env = {"AUTOMATE_STATEFUL_EXAMPLES": "100", "AUTOMATE_TEST_DB_SUFFIX": "_compat"}
-    session.run("pytest", "-q", "-p", "no:cacheprovider", *COMPAT_TESTS, *COMPAT_EXCLUDED, *session.posargs, env=env)
+    # The admin's pages in a browser on the oldest Django too (the newest: the `newest` session).
+    browser = ["tests/browser"] if django == COMPAT[0][1] else []
+    tests = [*COMPAT_TESTS, *browser, *COMPAT_EXCLUDED]
+    session.run("pytest", "-q", "-p", "no:cacheprovider", *tests, *session.posargs, env=env)
 
 
 @nox.session(python="3.13")

@@ -30,7 +30,10 @@ import uuid
 from typing import Any
 
 QUEUE = "bench-claims"
-COLUMNS = "tenant, kind, queue, priority, status, attempts, available_at, leased_by, trace_id, created_at, updated_at"
+COLUMNS = (
+    "tenant, kind, queue, priority, status, attempts, available_at, leased_by, trace_id, step_id,"
+    " created_at, updated_at"
+)
 
 PG_CLAIM = """UPDATE {table} SET status = 'claimed', lease_token = gen_random_uuid(), leased_by = 'bench',
   lease_expires_at = now() + interval '60 seconds', attempts = attempts + 1, updated_at = now()
@@ -59,16 +62,16 @@ def fill(table: str, count: int, queue: str) -> None:
         if connection.vendor == "postgresql":
             cursor.execute(
                 f"INSERT INTO {table} ({COLUMNS}) SELECT '', 'route_event', %s, 0, 'ready', 0, "
-                "now() - interval '1 second', '', '', now(), now() FROM generate_series(1, %s)",
+                "now() - interval '1 second', '', '', '', now(), now() FROM generate_series(1, %s)",
                 [queue, count],
             )
             cursor.execute(f"VACUUM ANALYZE {table}")
         else:
-            rows = [("", "route_event", queue, 0, "ready", 0, "", "") for _ in range(count)]
+            rows = [("", "route_event", queue, 0, "ready", 0, "", "", "") for _ in range(count)]
             for start in range(0, count, 5000):
                 cursor.executemany(
                     f"INSERT INTO {table} ({COLUMNS}) VALUES "
-                    "(%s, %s, %s, %s, %s, %s, NOW(6) - INTERVAL 1 SECOND, %s, %s, NOW(6), NOW(6))",
+                    "(%s, %s, %s, %s, %s, %s, NOW(6) - INTERVAL 1 SECOND, %s, %s, %s, NOW(6), NOW(6))",
                     rows[start : start + 5000],
                 )
             cursor.execute(f"ANALYZE TABLE {table}")

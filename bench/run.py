@@ -199,9 +199,10 @@ def ratios(result: dict[str, Any]) -> dict[str, Any]:
         if throughput and ceiling:
             # Each execution is two jobs (route_event, execute_run) claimed and completed.
             out[f"pipeline_executions_over_ceiling_{clients}"] = round(throughput["per_second"] / ceiling, 3)
-        theirs = result.get(f"procrastinate_{clients}")
+    for count in COUNTS:
+        throughput, theirs = result.get(f"throughput_{count}"), result.get(f"procrastinate_{count}")
         if throughput and theirs:
-            out[f"pipeline_over_procrastinate_{clients}"] = round(throughput["per_second"] / theirs["per_second"], 3)
+            out[f"pipeline_over_procrastinate_{count}"] = round(throughput["per_second"] / theirs["per_second"], 3)
     return out
 
 

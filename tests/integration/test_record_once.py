@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import time
 from typing import Any
 
 import pytest
@@ -134,6 +135,7 @@ def test_failing_steps_recorded_once_retry_then_fail_their_run_which_retries_fro
     run = ExecutionRun.objects.get(id=job.run_id)
     assert run.status == RunStatus.RUNNING and run.started_at is not None
     assert list(StepRun.objects.values_list("status", "error__code")) == [("retrying", "retryable_error")]
+    time.sleep(0.1)  # the retry is due 10 ms after the failure
     run_worker()  # the permanent failure
     run.refresh_from_db()
     assert run.status == RunStatus.FAILED and http_sink.requests == []

@@ -12,7 +12,9 @@ from django.utils import timezone
 
 import django_automate
 from django_automate.models import ExecutionRun, JobKind, OutboxJob
+from django_automate.outbox.claim import claim_one
 from django_automate.runs import operations
+from django_automate.worker.handlers import process
 from django_automate.worker.loop import Worker
 from django_automate.workflows.definition import definition_problems
 
@@ -48,6 +50,14 @@ def drain(runs: int, timeout: float = 60) -> None:
         thread.join(10)
 
 
+def route_all(events: int) -> None:
+    """Route the ``events`` pending events in this process (their jobs are the oldest), so that all their runs exist."""
+    for _ in range(events):
+        job = claim_one(worker_id="router", queues=["default"])
+        assert job is not None and job.kind == JobKind.ROUTE_EVENT
+        process(job)
+
+
 def windows(http_sink, key: str) -> list[tuple[int, float, float]]:
     found = []
     for request in http_sink.requests:
@@ -78,6 +88,9 @@ def test_one_run_of_a_key_at_a_time_in_arrival_order_while_other_keys_go_on(work
     for n in range(5):
         django_automate.emit("order.created", {"customer": "acme", "n": n})
         django_automate.emit("order.created", {"customer": "zeta", "n": n})
+    # Every run exists before the first is admitted: arrival order is kept among the runs created
+    # by then (a worker routing an event in parallel may start its run before an earlier event's).
+    route_all(10)
     drain(10)
     assert set(ExecutionRun.objects.values_list("status", flat=True)) == {"succeeded"}
     for key in ("acme", "zeta"):
