@@ -23,7 +23,7 @@ from django_automate.models import Backfill, BackfillStatus, JobKind
 from django_automate.models.backfill import ACTIVE_STATUSES
 from django_automate.outbox import lease
 from django_automate.outbox.claim import ClaimedJob
-from django_automate.outbox.enqueue import enqueue
+from django_automate.outbox.enqueue import enqueue, enqueue_claimed
 from django_automate.rules import generation
 from django_automate.runs.backfill import filters, planning
 from django_automate.runs.starting import start_runs
@@ -32,8 +32,13 @@ from django_automate.tracing.logging import log_extra
 logger = logging.getLogger(__name__)
 
 
-def run_batch(job: ClaimedJob, *, using: str = "default") -> None:
-    """Process a ``backfill`` job (called by the worker with the job's trace context bound)."""
+def run_batch(job: ClaimedJob, *, using: str = "default", worker_id: str | None = None) -> ClaimedJob | None:
+    """Process a ``backfill`` job (called by the worker with the job's trace context bound).
+
+    With ``worker_id`` (``manage.py automate replay`` processing a backfill itself), the next
+    batch's job is created claimed by it and returned; ``None`` once there is no next batch.
+    Should that process die, the job's lease expires and any worker carries on.
+    """
     began = timezone.now()
     with transaction.atomic(using=using):
         # The backfill's row first, then the job's: the order ``services.cancel`` takes them in.
@@ -41,7 +46,7 @@ def run_batch(job: ClaimedJob, *, using: str = "default") -> None:
         lease.fence(job, using=using)
         if backfill is None or backfill.status not in ACTIVE_STATUSES:
             lease.complete(job, using=using)  # cancelled meanwhile, or superseded by a resume
-            return
+            return None
         try:
             with transaction.atomic(using=using):
                 finished = _batch(backfill, using)
@@ -52,21 +57,29 @@ def run_batch(job: ClaimedJob, *, using: str = "default") -> None:
                 backfill, BackfillStatus.FAILED, using, error={"code": exc.code, "message": exc.message, **exc.details}
             )
             logger.warning("Backfill %s failed: %s", backfill.pk, exc.message, extra=log_extra("backfill_failed"))
-            return
+            return None
         lease.complete(job, using=using)
         if finished:
             _stop(backfill, BackfillStatus.DONE, using)
             logger.info("Backfill %s done", backfill.pk, extra=log_extra("backfill_done"))
-            return
+            return None
         backfill.status = BackfillStatus.RUNNING
-        backfill.job = enqueue(
-            JobKind.BACKFILL,
-            trace_id=backfill.trace_id,
-            tenant=backfill.tenant,
-            available_at=_next_batch_at(began, conf.backfill_batch_size()),
-            using=using,
-        )
+        following = None
+        if worker_id is not None:  # its process paces itself (see ``next_batch_at``)
+            following = enqueue_claimed(
+                JobKind.BACKFILL, worker_id=worker_id, trace_id=backfill.trace_id, tenant=backfill.tenant, using=using
+            )
+            backfill.job_id = following.id
+        else:
+            backfill.job = enqueue(
+                JobKind.BACKFILL,
+                trace_id=backfill.trace_id,
+                tenant=backfill.tenant,
+                available_at=next_batch_at(began),
+                using=using,
+            )
         backfill.save(using=using)
+    return following
 
 
 def _batch(backfill: Backfill, using: str) -> bool:
@@ -96,12 +109,15 @@ def _batch(backfill: Backfill, using: str) -> bool:
     return len(events) < size
 
 
-def _next_batch_at(began: dt.datetime, events: int) -> dt.datetime | None:
-    """When the next batch may start so that a batch of ``events`` keeps the rate; ``None``: at once."""
+def next_batch_at(began: dt.datetime) -> dt.datetime | None:
+    """When the batch after one that began at ``began`` may start to keep ``BACKFILL_EVENTS_PER_SECOND``.
+
+    ``None``: at once (no limit).
+    """
     rate = conf.backfill_events_per_second()
     if rate is None:
         return None
-    return began + dt.timedelta(seconds=events / rate)
+    return began + dt.timedelta(seconds=conf.backfill_batch_size() / rate)
 
 
 def _stop(backfill: Backfill, status: str, using: str, error: dict[str, Any] | None = None) -> None:

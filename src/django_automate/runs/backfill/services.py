@@ -16,7 +16,8 @@ from django_automate import exceptions
 from django_automate.audit import log as audit
 from django_automate.models import Backfill, BackfillStatus, JobKind, JobStatus, OutboxJob
 from django_automate.models.backfill import ACTIVE_STATUSES, RESUMABLE_STATUSES
-from django_automate.outbox.enqueue import enqueue
+from django_automate.outbox.claim import ClaimedJob
+from django_automate.outbox.enqueue import enqueue, enqueue_claimed
 from django_automate.runs.backfill import filters
 from django_automate.runs.backfill.dry_run import DryRun, dry_run
 from django_automate.tracing import context
@@ -42,10 +43,29 @@ def preview(data: Any, *, tenant: str, actor: str, redacted: bool) -> tuple[filt
 
 
 def request(data: Any, *, tenant: str, actor: str, redacted: bool) -> Backfill:
-    """Create a backfill of the filter ``data`` and the job of its first batch."""
+    """Create a backfill of the filter ``data`` and the job of its first batch, for the workers."""
+    backfill, _ = _create(data, tenant, actor, redacted, worker_id=None)
+    return backfill
+
+
+def request_here(data: Any, *, tenant: str, actor: str, redacted: bool, worker_id: str) -> tuple[Backfill, ClaimedJob]:
+    """:func:`request`, the first batch's job claimed by ``worker_id``: the caller processes the batches itself.
+
+    See :func:`~django_automate.runs.backfill.batches.run_batch`; if the caller dies, the job's
+    lease expires and the workers carry on.
+    """
+    backfill, claimed = _create(data, tenant, actor, redacted, worker_id=worker_id)
+    assert claimed is not None
+    return backfill, claimed
+
+
+def _create(
+    data: Any, tenant: str, actor: str, redacted: bool, *, worker_id: str | None
+) -> tuple[Backfill, ClaimedJob | None]:
     spec = snapshot(filters.parse(data))
     selection = filters.select(spec, tenant, redacted=redacted)
     trace_id = context.current_trace_id()
+    claimed = None
     with transaction.atomic():
         backfill = Backfill.objects.create(
             tenant=tenant,
@@ -55,13 +75,17 @@ def request(data: Any, *, tenant: str, actor: str, redacted: bool) -> Backfill:
             requested_by=actor,
             trace_id=trace_id,
         )
-        backfill.job = enqueue(JobKind.BACKFILL, trace_id=trace_id, tenant=tenant, queue=QUEUE)
+        if worker_id is None:
+            backfill.job = enqueue(JobKind.BACKFILL, trace_id=trace_id, tenant=tenant, queue=QUEUE)
+        else:
+            claimed = enqueue_claimed(JobKind.BACKFILL, worker_id=worker_id, trace_id=trace_id, tenant=tenant)
+            backfill.job_id = claimed.id
         backfill.save(update_fields=["job", "updated_at"])
         _audit(backfill, "backfill.requested", actor, {"filter": backfill.filter, "total": backfill.total})
         named = filters.named_sensitive_paths(spec)
         if named:  # only a caller who may see raw values gets here with such a filter
             _raw_view(actor, tenant, "backfill", named)
-    return backfill
+    return backfill, claimed
 
 
 def cancel(backfill: Backfill, *, actor: str) -> Backfill:
