@@ -379,7 +379,7 @@ def task_max_result_bytes() -> int:
 
 
 # Backfills (docs/operations.md).
-DEFAULTS.update({"BACKFILL_EVENTS_PER_SECOND": 200, "BACKFILL_BATCH_SIZE": 500})
+DEFAULTS.update({"BACKFILL_EVENTS_PER_SECOND": 200, "BACKFILL_BATCH_SIZE": 500, "BACKFILL_QUEUE": "default"})
 
 
 def backfill_events_per_second() -> float | None:
@@ -391,3 +391,8 @@ def backfill_events_per_second() -> float | None:
 def backfill_batch_size() -> int:
     """Events one backfill batch reads (one transaction); at least 1."""
     return max(1, int(get("BACKFILL_BATCH_SIZE")))
+
+
+def backfill_queue() -> str:
+    """The queue of backfill jobs: a separate one lets dedicated workers (``--queues``) do backfills."""
+    return str(get("BACKFILL_QUEUE"))

@@ -67,7 +67,12 @@ def run_batch(job: ClaimedJob, *, using: str = "default", worker_id: str | None 
         following = None
         if worker_id is not None:  # its process paces itself (see ``next_batch_at``)
             following = enqueue_claimed(
-                JobKind.BACKFILL, worker_id=worker_id, trace_id=backfill.trace_id, tenant=backfill.tenant, using=using
+                JobKind.BACKFILL,
+                worker_id=worker_id,
+                trace_id=backfill.trace_id,
+                tenant=backfill.tenant,
+                queue=conf.backfill_queue(),
+                using=using,
             )
             backfill.job_id = following.id
         else:
@@ -75,6 +80,7 @@ def run_batch(job: ClaimedJob, *, using: str = "default", worker_id: str | None 
                 JobKind.BACKFILL,
                 trace_id=backfill.trace_id,
                 tenant=backfill.tenant,
+                queue=conf.backfill_queue(),
                 available_at=next_batch_at(began),
                 using=using,
             )

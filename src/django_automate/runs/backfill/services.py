@@ -12,7 +12,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from django_automate import exceptions
+from django_automate import conf, exceptions
 from django_automate.audit import log as audit
 from django_automate.models import Backfill, BackfillStatus, JobKind, JobStatus, OutboxJob
 from django_automate.models.backfill import ACTIVE_STATUSES, RESUMABLE_STATUSES
@@ -21,9 +21,6 @@ from django_automate.outbox.enqueue import enqueue, enqueue_claimed
 from django_automate.runs.backfill import filters
 from django_automate.runs.backfill.dry_run import DryRun, dry_run
 from django_automate.tracing import context
-
-#: The queue of backfill jobs.
-QUEUE = "default"
 
 
 def snapshot(spec: filters.EventFilter) -> filters.EventFilter:
@@ -76,9 +73,11 @@ def _create(
             trace_id=trace_id,
         )
         if worker_id is None:
-            backfill.job = enqueue(JobKind.BACKFILL, trace_id=trace_id, tenant=tenant, queue=QUEUE)
+            backfill.job = enqueue(JobKind.BACKFILL, trace_id=trace_id, tenant=tenant, queue=conf.backfill_queue())
         else:
-            claimed = enqueue_claimed(JobKind.BACKFILL, worker_id=worker_id, trace_id=trace_id, tenant=tenant)
+            claimed = enqueue_claimed(
+                JobKind.BACKFILL, worker_id=worker_id, trace_id=trace_id, tenant=tenant, queue=conf.backfill_queue()
+            )
             backfill.job_id = claimed.id
         backfill.save(update_fields=["job", "updated_at"])
         _audit(backfill, "backfill.requested", actor, {"filter": backfill.filter, "total": backfill.total})
@@ -113,7 +112,9 @@ def resume(backfill: Backfill, *, actor: str) -> Backfill:
         if locked.status not in RESUMABLE_STATUSES:
             raise _illegal(locked, "resume")
         locked.status, locked.error, locked.finished_at = BackfillStatus.PENDING, None, None
-        locked.job = enqueue(JobKind.BACKFILL, trace_id=locked.trace_id, tenant=locked.tenant, queue=QUEUE)
+        locked.job = enqueue(
+            JobKind.BACKFILL, trace_id=locked.trace_id, tenant=locked.tenant, queue=conf.backfill_queue()
+        )
         locked.save(update_fields=["status", "error", "finished_at", "job", "updated_at"])
         _audit(locked, "backfill.resumed", actor, _progress(locked))
     return locked
