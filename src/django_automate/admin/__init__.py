@@ -2,4 +2,4 @@
 
 from __future__ import annotations
 
-from django_automate.admin import audit, events, governance, runs, tasks, workflows  # noqa: F401  (registers ModelAdmins)
+from django_automate.admin import audit, backfill, events, governance, runs, tasks, workflows  # noqa: F401  (registers ModelAdmins)
