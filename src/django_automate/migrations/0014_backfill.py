@@ -23,7 +23,7 @@ class Migration(migrations.Migration):
             fields=[
                 ('id', models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
                 ('tenant', models.CharField(blank=True, db_index=True, default='', max_length=64)),
-                ('filter', django_automate.models.base.JSONField(blank=True, default=dict, help_text='The event filter (see docs/operations.md).')),
+                ('filter', django_automate.models.base.JSONField(blank=True, default=dict, help_text='The event filter (see docs/execution.md, Backfill).')),
                 ('redacted', models.BooleanField(default=True, help_text='The requester could not view raw payloads: the filter may not read sensitive keys.')),
                 ('status', models.CharField(choices=[('pending', 'Pending'), ('running', 'Running'), ('cancelled', 'Cancelled'), ('done', 'Done'), ('failed', 'Failed')], default='pending', max_length=16)),
                 ('cursor_received_at', models.DateTimeField(blank=True, null=True)),

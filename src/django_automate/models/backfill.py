@@ -35,7 +35,7 @@ class Backfill(models.Model):
 
     id = uuid_pk()
     tenant = tenant_field()
-    filter = JSONField(default=dict, blank=True, help_text="The event filter (see docs/operations.md).")
+    filter = JSONField(default=dict, blank=True, help_text="The event filter (see docs/execution.md, Backfill).")
     redacted = models.BooleanField(
         default=True,
         help_text="The requester could not view raw payloads: the filter may not read sensitive keys.",
