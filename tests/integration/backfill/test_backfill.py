@@ -121,3 +121,36 @@ def test_the_filter_selects_by_endpoint_status_and_time(history, endpoint_factor
     _, report = services.preview({}, tenant="other", actor="a", redacted=True)
     assert report.scanned == 0
     assert OutboxJob.objects.filter(kind=JobKind.BACKFILL).count() == 0
+
+
+def test_a_batch_that_keeps_crashing_fails_the_backfill_which_then_resumes(history, run_worker, monkeypatch, settings):
+    from django_automate.worker.handlers import process
+
+    settings.AUTOMATE = {**settings.AUTOMATE, "MAX_JOB_CRASHES": 1}
+    backfill = services.request(ORDERS, tenant="", actor="alice", redacted=True)
+
+    def crash(runs, **kwargs):
+        raise RuntimeError("the database said no")
+
+    monkeypatch.setattr(batches, "start_runs", crash)
+    process(_claim_backfill())
+    backfill.refresh_from_db()
+    assert (backfill.status, backfill.processed, backfill.job_id) == ("failed", 0, None)
+    assert "the database said no" in backfill.error["message"]
+    assert AuditEntry.objects.filter(action="backfill.failed", object_id=str(backfill.pk)).exists()
+    monkeypatch.undo()
+    services.resume(backfill, actor="alice")
+    run_worker()
+    backfill.refresh_from_db()
+    assert (backfill.status, backfill.started) == ("done", 40)
+
+
+def test_batches_are_spaced_to_keep_the_rate(history, settings):
+    settings.AUTOMATE = {**settings.AUTOMATE, "BACKFILL_EVENTS_PER_SECOND": 14}  # batches of 7: 0.5 s apart
+    backfill = services.request(ORDERS, tenant="", actor="alice", redacted=True)
+    job = _claim_backfill()
+    before = OutboxJob.objects.get(pk=job.id).updated_at
+    batches.run_batch(job)
+    backfill.refresh_from_db()
+    due = OutboxJob.objects.get(pk=backfill.job_id).available_at
+    assert 0.5 <= (due - before).total_seconds() <= 0.8  # the batch began just after the claim

@@ -88,6 +88,16 @@ def run_batch(job: ClaimedJob, *, using: str = "default", worker_id: str | None 
     return following
 
 
+def job_dead(job: ClaimedJob, error: dict[str, Any], *, using: str = "default") -> None:
+    """The worker dead-lettered the backfill's job (it crashed ``MAX_JOB_CRASHES`` times): the backfill fails.
+
+    Called in the transaction that dead-letters the job; ``resume`` continues from the cursor.
+    """
+    backfill = Backfill.objects.using(using).select_for_update().filter(job_id=job.id).first()
+    if backfill is not None and backfill.status in ACTIVE_STATUSES:
+        _stop(backfill, BackfillStatus.FAILED, using, error=error)
+
+
 def _batch(backfill: Backfill, using: str) -> bool:
     """Replay the next batch after the cursor and advance it; whether the backfill is finished."""
     size = conf.backfill_batch_size()
