@@ -125,7 +125,9 @@ class BackfillAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
                 context = {
                     "report": report,
                     "applied": json.dumps(spec.to_json()),
-                    "sample": [(event, pretty_json(event.payload)) for event in report.sample],
+                    "sample": [(event, pretty_json(event.payload)) for event in report.sample]
+                    if request.user.has_perm("automate.view_event")
+                    else [],
                 }
             except exceptions.AutomateError as exc:
                 form.show(exc)

@@ -27,7 +27,8 @@ def staff(*codenames: str) -> Client:
 
 
 def test_preview_then_confirm_then_cancel_and_resume(history, run_worker):
-    client = staff("replay_event")
+    assert "automate-json" not in staff("replay_event").post(NEW, {**FILTER, "preview": "1"}).content.decode()
+    client = staff("replay_event", "view_event")
     assert client.get(NEW).status_code == 200
     preview = client.post(NEW, {**FILTER, "preview": "1"})
     page = preview.content.decode()

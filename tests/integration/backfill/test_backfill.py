@@ -154,3 +154,12 @@ def test_batches_are_spaced_to_keep_the_rate(history, settings):
     backfill.refresh_from_db()
     due = OutboxJob.objects.get(pk=backfill.job_id).available_at
     assert 0.5 <= (due - before).total_seconds() <= 0.8  # the batch began just after the claim
+
+
+def test_a_backfill_keeps_the_request_trace_or_gets_its_own(history):
+    from django_automate.tracing import context
+
+    with context.bind(trace_id="4bf92f35-77b3-4da6-a3ce-929d0e0e4736"):
+        assert services.request({}, tenant="", actor="a", redacted=True).trace_id == context.current_trace_id()
+    own = services.request({}, tenant="", actor="a", redacted=True)
+    assert own.trace_id and OutboxJob.objects.get(pk=own.job_id).trace_id == own.trace_id

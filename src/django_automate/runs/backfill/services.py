@@ -61,7 +61,7 @@ def _create(
 ) -> tuple[Backfill, ClaimedJob | None]:
     spec = snapshot(filters.parse(data))
     selection = filters.select(spec, tenant, redacted=redacted)
-    trace_id = context.current_trace_id()
+    trace_id = context.current_trace_id() or context.new_trace_id()  # the request's, else its own
     claimed = None
     with transaction.atomic():
         backfill = Backfill.objects.create(
