@@ -27,7 +27,7 @@ from tests.acceptance.conftest import wait_for, wait_ready
 pytestmark = [pytest.mark.acceptance, pytest.mark.django_db(transaction=True)]
 
 EVENTS = int(os.environ.get("AUTOMATE_TEST_BACKFILL_EVENTS", "2000"))
-BATCH = max(50, EVENTS // 40)
+BATCH = max(100, EVENTS // 40)
 assert EVENTS % 100 == 0, "AUTOMATE_TEST_BACKFILL_EVENTS must be a multiple of 100"
 LEASE_SECONDS = "3"
 FILTER = {"type": "order.created", "where": {"!=": [{"%": [{"var": "event.payload.n"}, 10]}, 9]}}
@@ -97,13 +97,21 @@ def test_a_killed_worker_neither_loses_nor_repeats_a_batch(workflow_factory, rul
     first = start_worker("--queues", "backfill", **env)
     wait_ready(first)
     progress = lambda: Backfill.objects.values_list("processed", flat=True).get(pk=backfill.pk)  # noqa: E731
-    wait_for(lambda: progress() >= EVENTS // 4, 120 + EVENTS / 200, "a quarter of the backfill", first)
+
+    def holding_a_batch() -> bool:
+        """A quarter done, and the worker holds the next batch's job (it is inside the batch's transaction)."""
+        state = Backfill.objects.get(pk=backfill.pk)
+        claimed = OutboxJob.objects.filter(pk=state.job_id, status="claimed").exists()
+        return state.processed >= EVENTS // 4 and claimed
+
+    wait_for(holding_a_batch, 120 + EVENTS / 200, "a quarter of the backfill, a batch in flight", first)
     first.send_signal(signal.SIGKILL)
     first.wait(10)
     killed_at = progress()
     assert killed_at < EVENTS, "the backfill was over before the kill"
     held = OutboxJob.objects.get(pk=Backfill.objects.get(pk=backfill.pk).job_id)
-    assert held.status == "claimed", "the worker was killed holding a batch"
+    # Almost always: the batch was in flight (it commits in a few ms of the hundreds it takes, rarely in between).
+    mid_batch = held.status == "claimed"
 
     began = time.monotonic()
     second = start_worker("--queues", "backfill", **env)
@@ -117,7 +125,8 @@ def test_a_killed_worker_neither_loses_nor_repeats_a_batch(workflow_factory, rul
     assert second.exit_after_sigterm() == 0
     backfill.refresh_from_db()
     held.refresh_from_db()
-    assert (held.status, held.attempts) == ("done", 2)  # the killed worker's batch, done again by the second
+    if mid_batch:  # the killed worker's batch, rolled back with it, done again by the second once its lease expired
+        assert (held.status, held.attempts) == ("done", 2)
 
     after = Counter(ExecutionRun.objects.values_list("event_id", "workflow__slug"))
     started = after - before
@@ -135,6 +144,7 @@ def test_a_killed_worker_neither_loses_nor_repeats_a_batch(workflow_factory, rul
     assert replays.count() == sum(1 for n in range(EVENTS) if n % 3 == 0 and n % 10 != 9)
     print(
         f"\nbackfill of {2 * EVENTS} stored events on {connection.vendor}: dry run {dry_seconds:.2f} s"
-        f" ({report.matched} matched, {report.would_start} runs forecast); worker killed at {killed_at} events;"
+        f" ({report.matched} matched, {report.would_start} runs forecast); worker killed at {killed_at} events"
+        f" ({'inside a batch' if mid_batch else 'between batches'});"
         f" the second finished the rest in {time.monotonic() - began:.1f} s"
     )
