@@ -169,11 +169,11 @@ def give_up(job: ClaimedJob, error: dict[str, Any], *, using: str = "default") -
     The run can then be retried from its failed step (API, admin, ``manage.py automate retry``).
     """
     with transaction.atomic(using=using):
-        lease.dead_letter(job, error, using=using)
-        if job.kind == JobKind.BACKFILL:
+        if job.kind == JobKind.BACKFILL:  # the backfill's row before the job's, as every backfill write takes them
             from django_automate.runs.backfill.batches import job_dead
 
             job_dead(job, error, using=using)
+        lease.dead_letter(job, error, using=using)
         if job.run_id is None:
             return
         run = ExecutionRun(pk=job.run_id)

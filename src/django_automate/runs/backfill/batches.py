@@ -50,6 +50,8 @@ def run_batch(job: ClaimedJob, *, using: str = "default", worker_id: str | None 
         try:
             with transaction.atomic(using=using):
                 finished = _batch(backfill, using)
+        except exceptions.LeaseLost:
+            raise
         except exceptions.AutomateError as exc:
             lease.complete(job, using=using)
             backfill.refresh_from_db(using=using)  # the batch's writes were rolled back
