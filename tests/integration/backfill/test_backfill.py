@@ -7,7 +7,7 @@ from collections import Counter
 import pytest
 
 from django_automate import exceptions
-from django_automate.models import AuditEntry, ExecutionRun, JobKind, OutboxJob
+from django_automate.models import AuditEntry, Event, ExecutionRun, JobKind, OutboxJob
 from django_automate.outbox.claim import claim_one
 from django_automate.runs.backfill import batches, services
 from tests.integration.backfill.conftest import runs_by_workflow
@@ -115,9 +115,13 @@ def test_the_filter_selects_by_endpoint_status_and_time(history, endpoint_factor
     assert report.scanned == 4
     _, report = services.preview({"status": "unmatched"}, tenant="", actor="a", redacted=True)
     assert [event.type for event in report.sample] == ["order.paid"]
-    endpoint_factory(slug="shop")
+    shop = endpoint_factory(slug="shop")
+    Event.objects.filter(pk__in=[events[1].pk, events[2].pk]).update(endpoint=shop)
     _, report = services.preview({"endpoint": "shop"}, tenant="", actor="a", redacted=True)
-    assert report.scanned == 0
+    assert {event.pk for event in report.sample} == {events[1].pk, events[2].pk}
+    with pytest.raises(exceptions.ValidationError) as caught:
+        services.preview({"endpoint": "shop"}, tenant="acme", actor="a", redacted=True)
+    assert caught.value.details["reason"] == "unknown_endpoint"
     _, report = services.preview({}, tenant="other", actor="a", redacted=True)
     assert report.scanned == 0
     assert OutboxJob.objects.filter(kind=JobKind.BACKFILL).count() == 0

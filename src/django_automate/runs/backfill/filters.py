@@ -153,10 +153,15 @@ class Selection:
 
 
 def select(spec: EventFilter, tenant: str, *, redacted: bool) -> Selection:
-    """A :class:`Selection`; PermissionDenied if ``redacted`` and the condition names a sensitive key."""
+    """A :class:`Selection`; PermissionDenied if ``redacted`` and the condition names a sensitive key.
+
+    ValidationError if the filter names an endpoint the tenant does not have.
+    """
     named = named_sensitive_paths(spec)
     if redacted and named:
         raise _sensitive(named)
+    if spec.endpoint is not None and not WebhookEndpoint.objects.filter(tenant=tenant, slug=spec.endpoint).exists():
+        raise _invalid(f"There is no webhook endpoint {spec.endpoint!r}.", "endpoint", "unknown_endpoint")
     return Selection(spec, tenant, redacted=redacted)
 
 
