@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from typing import Any
 
 SECRET_KEY = "tests-only-not-secret"
 DEBUG = False
@@ -91,7 +92,7 @@ elif DB == "sqlite":
 else:
     raise RuntimeError(f"AUTOMATE_TEST_DB must be sqlite, postgres or mysql, not {DB!r}")
 
-AUTOMATE = {
+AUTOMATE: dict[str, Any] = {
     "HTTP_ALLOW_PRIVATE_NETWORKS": True,  # tests call HTTP servers on 127.0.0.1
     "POLL_INTERVAL_SECONDS": 0.05,
     "LEASE_SECONDS": float(os.environ.get("AUTOMATE_TEST_LEASE_SECONDS", "30")),
@@ -99,6 +100,11 @@ AUTOMATE = {
     # The suite makes many unauthenticated calls from one address; the tests of this limit set it.
     "API_AUTH_FAILURE_RATE": None,
 }
+# Worker subprocesses of acceptance tests get their backfill settings here (a rate of "none": no limit).
+for _name in ("BACKFILL_EVENTS_PER_SECOND", "BACKFILL_BATCH_SIZE", "BACKFILL_QUEUE"):
+    _value = os.environ.get(f"AUTOMATE_TEST_{_name}")
+    if _value is not None:
+        AUTOMATE[_name] = None if _value == "none" else _value if _name == "BACKFILL_QUEUE" else float(_value)
 # Worker subprocesses of acceptance tests get their ``python`` actions here: JSON, {name: import path}.
 if os.environ.get("AUTOMATE_TEST_PYTHON_ACTIONS"):
     AUTOMATE["PYTHON_ACTIONS"] = json.loads(os.environ["AUTOMATE_TEST_PYTHON_ACTIONS"])

@@ -376,3 +376,23 @@ def tasks_allowed() -> list[str]:
 def task_max_result_bytes() -> int:
     """Largest JSON size of a task's stored return value; a larger one fails the task."""
     return int(get("TASK_MAX_RESULT_BYTES"))
+
+
+# Backfills (docs/operations.md).
+DEFAULTS.update({"BACKFILL_EVENTS_PER_SECOND": 200, "BACKFILL_BATCH_SIZE": 500, "BACKFILL_QUEUE": "default"})
+
+
+def backfill_events_per_second() -> float | None:
+    """Events a backfill reads per second at most (its batches are spaced to keep it); ``None`` for no limit."""
+    value = get("BACKFILL_EVENTS_PER_SECOND")
+    return None if value is None else max(0.001, float(value))
+
+
+def backfill_batch_size() -> int:
+    """Events one backfill batch reads (one transaction); at least 1."""
+    return max(1, int(get("BACKFILL_BATCH_SIZE")))
+
+
+def backfill_queue() -> str:
+    """The queue of backfill jobs: a separate one lets dedicated workers (``--queues``) do backfills."""
+    return str(get("BACKFILL_QUEUE"))

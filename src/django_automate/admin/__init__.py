@@ -2,4 +2,13 @@
 
 from __future__ import annotations
 
-from django_automate.admin import audit, dashboard, events, governance, runs, tasks, workflows  # noqa: F401  (registers ModelAdmins)
+from django_automate.admin import (  # noqa: F401  (registers ModelAdmins)
+    audit,
+    backfill,
+    dashboard,
+    events,
+    governance,
+    runs,
+    tasks,
+    workflows,
+)

@@ -6,6 +6,7 @@ from django.urls import path, re_path
 from rest_framework.routers import SimpleRouter
 
 from django_automate.api.views.approvals import ApprovalDecisionView, ApprovalViewSet
+from django_automate.api.views.backfill import BackfillViewSet
 from django_automate.api.views.catalog import ConnectorDetailView, ConnectorListView, TraceView
 from django_automate.api.views.control import EndpointViewSet, RuleViewSet, ScheduleViewSet
 from django_automate.api.views.docs import ApiRootView, DefinitionSchemaView, SchemaView, docs_view
@@ -18,6 +19,7 @@ from django_automate.api.views.workflows import WorkflowViewSet
 UUID = "[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}"
 
 router = SimpleRouter()
+router.register("events/replay", BackfillViewSet, basename="backfill")
 router.register("events", EventViewSet, basename="event")
 router.register("endpoints", EndpointViewSet, basename="endpoint")
 router.register("rules", RuleViewSet, basename="rule")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django_automate.models.audit import AuditEntry
+from django_automate.models.backfill import Backfill, BackfillStatus
 from django_automate.models.dashboard import Dashboard, MetricKind, MetricRollup, RollupMark
 from django_automate.models.debounce import Debounce
 from django_automate.models.endpoints import SignatureScheme, WebhookEndpoint
@@ -21,6 +22,8 @@ from django_automate.models.workflows import Workflow, WorkflowVersion
 __all__ = [
     "ApiToken",
     "AuditEntry",
+    "Backfill",
+    "BackfillStatus",
     "Budget",
     "BudgetUsage",
     "Dashboard",

@@ -15,6 +15,8 @@ class JobKind(models.TextChoices):
     RUN_TASK = "run_task", "Run task"
     #: Starts the trailing run of a debounced rule's key once its burst is over (``models.Debounce``).
     FIRE_DEBOUNCE = "fire_debounce", "Fire debounce"
+    #: One batch of a backfill (``models.Backfill``); it enqueues the next batch's job.
+    BACKFILL = "backfill", "Backfill batch"
 
 
 class JobStatus(models.TextChoices):

@@ -48,15 +48,16 @@ def reads(logic: Any) -> Reads:
     return Reads(frozenset(paths), everything)
 
 
-def sensitive_reads(logic: Any, data: Any) -> list[str]:
+def sensitive_reads(logic: Any, data: Any, found: Reads | None = None) -> list[str]:
     """The sensitive paths of ``data`` that ``logic`` reads, as ``var`` paths (``event.payload.password``).
 
     A path is sensitive when one of its keys is (the redaction policy decides, see
     :func:`django_automate.policy.redaction.is_sensitive`). A read of a path through a sensitive
     key counts whether or not ``data`` has it; a read of a path above a sensitive key counts when
-    ``data`` has one below it. Empty when nothing sensitive is read.
+    ``data`` has one below it. Empty when nothing sensitive is read. ``found`` is ``reads(logic)``,
+    for callers that judge one condition against many events.
     """
-    found = reads(logic)
+    found = found if found is not None else reads(logic)
     keys = sensitive_keys()
     present = list(_sensitive_paths(data, (), keys))
     if found.everything:

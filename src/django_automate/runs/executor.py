@@ -9,7 +9,7 @@ from typing import Any
 from django.db import transaction
 
 from django_automate import exceptions
-from django_automate.models import Budget, ExecutionRun, RunStatus, StepRun
+from django_automate.models import Budget, ExecutionRun, JobKind, RunStatus, StepRun
 from django_automate.observability import instrument
 from django_automate.outbox import lease
 from django_automate.outbox.claim import ClaimedJob
@@ -169,6 +169,10 @@ def give_up(job: ClaimedJob, error: dict[str, Any], *, using: str = "default") -
     The run can then be retried from its failed step (API, admin, ``manage.py automate retry``).
     """
     with transaction.atomic(using=using):
+        if job.kind == JobKind.BACKFILL:  # the backfill's row before the job's, as every backfill write takes them
+            from django_automate.runs.backfill.batches import job_dead
+
+            job_dead(job, error, using=using)
         lease.dead_letter(job, error, using=using)
         if job.run_id is None:
             return

@@ -45,7 +45,9 @@ def replay_events(events: QuerySet[Event], *, actor: str, limit: int = 10_000) -
     """Bulk replay: each event of ``events`` (oldest first, at most ``limit``) replayed on its own."""
     if events.count() > limit:
         raise exceptions.ValidationError(
-            f"The filter matches more than {limit} events; narrow it down.", details={"limit": limit}
+            f"The filter matches more than {limit} events; narrow it down, or replay them with a backfill "
+            "(POST events/replay/, Backfills in the admin, manage.py automate replay).",
+            details={"limit": limit},
         )
     return {str(event.id): replay_event(event, actor=actor) for event in events.order_by("received_at", "id")}
 

@@ -55,6 +55,10 @@ def process(
                 from django_automate.tasks.execution import run_task
 
                 run_task(job, using=using)
+            elif job.kind == JobKind.BACKFILL:
+                from django_automate.runs.backfill.batches import run_batch
+
+                run_batch(job, using=using)
             else:
                 with transaction.atomic(using=using):
                     lease.dead_letter(job, {"code": "unknown_job_kind", "message": job.kind}, using=using)

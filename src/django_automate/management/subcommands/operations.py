@@ -9,9 +9,9 @@ from typing import Any
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.management.base import BaseCommand, CommandError
 from django.db.models import Model
-from django.utils.dateparse import parse_datetime
 
 from django_automate import exceptions
+from django_automate.management.subcommands import backfill
 from django_automate.models import Event, ExecutionRun
 from django_automate.runs import operations
 
@@ -31,27 +31,35 @@ def _run(action: Callable[[], Any]) -> Any:
 
 
 class Replay:
-    HELP = "Replay one event by id, or every event matching --type/--status/--since/--until/--tenant."
+    HELP = (
+        "Replay one event by id, or backfill every event a filter selects "
+        "(--type/--endpoint/--status/--since/--until/--where/--tenant), after a --dry-run."
+    )
 
     @staticmethod
     def add_arguments(parser: argparse.ArgumentParser) -> None:
         parser.add_argument("event_id", nargs="?")
         parser.add_argument("--type", help="Event type (exact).")
+        parser.add_argument("--endpoint", help="Webhook endpoint slug.")
         parser.add_argument("--status", choices=["pending", "routed", "unmatched"])
         parser.add_argument("--since", help="ISO 8601 time; events received at or after it.")
-        parser.add_argument("--until", help="ISO 8601 time; events received before it.")
+        parser.add_argument("--until", help="ISO 8601 time; events received before it (default: now).")
+        parser.add_argument("--where", help="JSON Logic on the event, like a rule condition.")
         parser.add_argument("--tenant", default=None)
         parser.add_argument("--actor", default="cli")
+        parser.add_argument("--dry-run", action="store_true", help="Only report what the backfill would start.")
+        parser.add_argument(
+            "--background", action="store_true", help="Leave the backfill to the workers instead of processing it here."
+        )
 
     @staticmethod
     def handle(command: BaseCommand, **options: Any) -> None:
         actor = options["actor"]
-        if options["event_id"]:
-            event = _get(Event, options["event_id"])
-            replayed = {str(event.id): _run(lambda: operations.replay_event(event, actor=actor))}
-        else:
-            events = _filtered_events(options)
-            replayed = _run(lambda: operations.replay_events(events, actor=actor))
+        if not options["event_id"]:
+            backfill.handle(command, options)
+            return
+        event = _get(Event, options["event_id"])
+        replayed = {str(event.id): _run(lambda: operations.replay_event(event, actor=actor))}
         for event_id, runs in replayed.items():
             for run in runs:
                 command.stdout.write(
@@ -59,20 +67,6 @@ class Replay:
                 )
             if not runs:
                 command.stdout.write(f"event {event_id}: no rule matches it now; nothing replayed")
-
-
-def _filtered_events(options: dict[str, Any]) -> Any:
-    filters = {"type": options["type"], "status": options["status"], "tenant": options["tenant"]}
-    events = Event.objects.filter(**{k: v for k, v in filters.items() if v is not None})
-    for option, lookup in (("since", "received_at__gte"), ("until", "received_at__lt")):
-        if options[option]:
-            when = parse_datetime(options[option])
-            if when is None:
-                raise CommandError(f"--{option} must be an ISO 8601 time, not {options[option]!r}.")
-            events = events.filter(**{lookup: when})
-    if not any(options[o] for o in ("type", "status", "since", "until", "tenant")):
-        raise CommandError("Give an event id or at least one filter (--type, --status, --since, --until, --tenant).")
-    return events
 
 
 class RunOperation:
