@@ -128,7 +128,7 @@ def prepared(session: nox.Session) -> None:
 @nox.session
 @nox.parametrize("python,django", COMPAT)
 def compat(session: nox.Session, django: str) -> None:
-    """Unit and integration tests on SQLite, without the database-driver extras.
+    """Unit and integration tests on SQLite without the database-driver extras (the oldest Django: browser tests too).
 
     Before Django 6.0 the ``tasks`` extra brings the django-tasks backport, except on Python 3.10:
     that session proves the package works without it (the Tasks tests skip, saying why).
