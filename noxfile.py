@@ -33,6 +33,7 @@ COMPAT = [
     ("3.13", "6.1"),
 ]
 COMPAT_TESTS = ["tests/unit", "tests/integration"]
+TASKS_TESTS = ["tests/integration/tasks", "tests/acceptance/test_tasks.py"]
 #: What prepared statements can change: the execution plane's SQL (claims, single-statement
 #: transitions, routing, waits, tasks, schedules). The API, webhooks, rules and governance run the
 #: same ORM statements in every session and stay in the primary PostgreSQL one.
@@ -131,7 +132,8 @@ def compat(session: nox.Session, django: str) -> None:
     """Unit and integration tests on SQLite without the database-driver extras (the oldest Django: browser tests too).
 
     Before Django 6.0 the ``tasks`` extra brings the django-tasks backport, except on Python 3.10:
-    that session proves the package works without it (the Tasks tests skip, saying why).
+    that session proves the package works without it (the Tasks tests skip, saying why), then
+    installs it and runs the Tasks tests on Django 4.2.
     """
     extras = "dev,tasks" if django < "6" and session.python != "3.10" else "dev"
     session.install("-e", f".[{extras}]", django_spec(django))
@@ -141,6 +143,10 @@ def compat(session: nox.Session, django: str) -> None:
     browser = ["tests/browser"] if django == COMPAT[0][1] else []
     tests = [*COMPAT_TESTS, *browser, *COMPAT_EXCLUDED]
     session.run("pytest", "-q", "-p", "no:cacheprovider", *tests, *session.posargs, env=env)
+    if not extras.endswith("tasks") and django < "6":
+        # Then with the backport: Django's Tasks framework on this Django too, with a real worker.
+        session.install("django-tasks>=0.12")
+        session.run("pytest", "-q", "-p", "no:cacheprovider", *TASKS_TESTS, *session.posargs, env=env)
 
 
 @nox.session(python="3.13")
