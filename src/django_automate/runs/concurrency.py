@@ -24,11 +24,12 @@ import hashlib
 import logging
 from typing import Any
 
-from django.db import transaction
+from django.db import connections, transaction
 from django.db.models import Q
 from django.utils import timezone
 
 from django_automate import exceptions
+from django_automate.internal import sql
 from django_automate.models import Event, ExecutionRun, JobKind, JobStatus, OutboxJob, RunStatus, Workflow
 from django_automate.models.flow import KEY_DISPLAY_LENGTH
 from django_automate.observability import metrics
@@ -37,7 +38,7 @@ from django_automate.outbox.claim import ClaimedJob
 from django_automate.outbox.notify import notify
 from django_automate.policy.redaction import redact
 from django_automate.rules.matching import event_data
-from django_automate.runs import states
+from django_automate.runs import single_statement, states
 from django_automate.tracing.logging import log_extra
 from django_automate.workflows.templating import render_string
 
@@ -90,33 +91,85 @@ def admit(job: ClaimedJob, run: ExecutionRun, *, using: str = "default") -> bool
     """Give the pending run a slot of its key (True), or put its job back until a slot may be free (False)."""
     limit = limit_of(run)
     now = timezone.now()
+    arrived = run.event.received_at  # loaded with the run (``runs.loading``)
     with transaction.atomic(using=using):
         # A write first (SQLite takes its write lock now, not halfway), then the key's lock: the workflow's row.
-        lease.fence(job, using=using)
-        list(Workflow.objects.using(using).select_for_update().filter(pk=run.workflow_id).values_list("pk"))
+        _fence_and_lock(job, run.workflow_id, now, using)
         same = ExecutionRun.objects.using(using).filter(concurrency_key=run.concurrency_key)
-        holding = same.filter(admitted_at__isnull=False).exclude(status__in=states.TERMINAL).count()
-        arrived = Event.objects.using(using).values_list("received_at", flat=True).get(pk=run.event_id)
+        holding = same.filter(admitted_at__isnull=False).exclude(status__in=states.TERMINAL)
         earlier = Q(event__received_at__lt=arrived) | Q(event__received_at=arrived, id__lt=run.id)
-        ahead = same.filter(earlier, admitted_at__isnull=True, status=RunStatus.PENDING).count()
-        if holding + ahead < limit:
-            ExecutionRun.objects.using(using).filter(pk=run.pk, admitted_at__isnull=True).update(admitted_at=now)
+        ahead = same.filter(earlier, admitted_at__isnull=True, status=RunStatus.PENDING)
+        held, waiting, admitted = _count_and_admit(run, holding, ahead, limit, now, using)
+        if admitted:
             run.admitted_at = now
             metrics.slot_wait(max(0.0, (now - run.created_at).total_seconds()))
             return True
         key = display_key(run, using=using)
         error = {
             "code": CONCURRENCY_LIMITED,
-            "message": f"Waiting for a slot of {key!r}: {holding} of {limit} held, {ahead} waiting ahead.",
-            "details": {"limit": limit, "holding": holding, "ahead": ahead, "key": key},
+            "message": f"Waiting for a slot of {key!r}: {held} of {limit} held, {waiting} waiting ahead.",
+            "details": {"limit": limit, "holding": held, "ahead": waiting, "key": key},
         }
         lease.reschedule(job, now + dt.timedelta(seconds=RECHECK_SECONDS), error, using=using)
     logger.info("Run %s waits for a concurrency slot", run.id, extra=log_extra("run_throttled"))
     return False
 
 
+def _fence_and_lock(job: ClaimedJob, workflow_id: Any, now: dt.datetime, using: str) -> None:
+    """Extend the job's lease (LeaseLost if it is gone), then lock the workflow's row: one statement on PostgreSQL."""
+    if transaction.get_connection(using).vendor != "postgresql":
+        lease.fence(job, using=using)
+        list(Workflow.objects.using(using).select_for_update().filter(pk=workflow_id).values_list("pk"))
+        return
+    fence, params = single_statement.fence_sql(job, now, using)
+    table = transaction.get_connection(using).ops.quote_name(Workflow._meta.db_table)
+    statement = (
+        f"WITH fence AS ({fence} RETURNING 1)"
+        f" SELECT 1 FROM {table} WHERE id = %s AND EXISTS (SELECT 1 FROM fence) FOR UPDATE"
+    )
+    with sql.hot_cursor(using) as cursor:
+        cursor.execute(statement, [*params, workflow_id])
+        if cursor.fetchone() is None:
+            raise exceptions.LeaseLost(details={"job_id": job.id})
+
+
+def _count_and_admit(
+    run: ExecutionRun, holding: Any, ahead: Any, limit: int, now: dt.datetime, using: str
+) -> tuple[int, int, bool]:
+    """(runs holding a slot, pending runs ahead, whether ``run`` was admitted): one statement on PostgreSQL.
+
+    Read after the workflow's lock was taken: each statement of a READ COMMITTED transaction
+    sees what committed before it began, so the counts include every admission before ours.
+    """
+    if transaction.get_connection(using).vendor != "postgresql":
+        held, waiting = holding.count(), ahead.count()
+        admitted = held + waiting < limit and bool(
+            ExecutionRun.objects.using(using).filter(pk=run.pk, admitted_at__isnull=True).update(admitted_at=now)
+        )
+        return held, waiting, admitted
+    connection = transaction.get_connection(using)
+    held_sql, held_params = holding.values("id").query.get_compiler(using=using).as_sql()
+    ahead_sql, ahead_params = ahead.values("id").query.get_compiler(using=using).as_sql()
+    update, update_params = sql.update_sql(ExecutionRun, using, {"id": run.pk}, {"admitted_at": now})
+    column = connection.ops.quote_name("admitted_at")
+    statement = (
+        f"WITH holding AS (SELECT count(*) AS n FROM ({held_sql}) h),"
+        f" ahead AS (SELECT count(*) AS n FROM ({ahead_sql}) a),"
+        f" admitted AS ({update} AND {column} IS NULL"
+        " AND (SELECT n FROM holding) + (SELECT n FROM ahead) < %s RETURNING 1)"
+        " SELECT (SELECT n FROM holding), (SELECT n FROM ahead), (SELECT count(*) FROM admitted)"
+    )
+    with sql.hot_cursor(using) as cursor:
+        cursor.execute(statement, [*held_params, *ahead_params, *update_params, limit])
+        held, waiting, admitted = cursor.fetchone()
+    return int(held), int(waiting), bool(admitted)
+
+
 def release(run: ExecutionRun, *, using: str = "default") -> int:
-    """After ``run`` ended: make the jobs of the next pending runs of its key due now; the jobs woken."""
+    """After ``run`` ended: make the jobs of the next pending runs of its key due now; the jobs woken.
+
+    One statement where the database allows a sliced subquery in ``IN`` (not MySQL/MariaDB).
+    """
     if not run.concurrency_key:
         return 0
     limit = limit_of(run)
@@ -126,10 +179,12 @@ def release(run: ExecutionRun, *, using: str = "default") -> int:
         .order_by("event__received_at", "id")
         .values_list("id", flat=True)[:limit]
     )
+    if not connections[using].features.allow_sliced_subqueries_with_in:
+        pending = list(pending)  # type: ignore[assignment]
     now = timezone.now()
     woken = (
         OutboxJob.objects.using(using)
-        .filter(run_id__in=list(pending), kind=JobKind.EXECUTE_RUN, status=JobStatus.READY)
+        .filter(run_id__in=pending, kind=JobKind.EXECUTE_RUN, status=JobStatus.READY)
         .update(available_at=now, updated_at=now)
     )
     if woken:

@@ -47,7 +47,7 @@ def available(using: str) -> bool:
 def record(job: ClaimedJob, run: ExecutionRun, step_run: StepRun, *, using: str) -> None:
     """Insert ``step_run`` if this worker still holds ``job`` (extending the lease), starting ``run`` if pending."""
     now = timezone.now()
-    fence, params = _fence(job, now, using)
+    fence, params = fence_sql(job, now, using)
     parts, guard = [f"fence AS ({fence} RETURNING 1)"], _FENCED
     start = run.status == RunStatus.PENDING
     if start:
@@ -91,7 +91,7 @@ def close_succeeded(
     running, running_params = sql.exists_sql(StepRun, using, {"id": step_run.pk, "status__in": sources})
     parts = [f"held AS ({held}), running AS ({running})"]
     params += running_params
-    text, job_params = _complete(job, now, using) if last else _fence(job, now, using)
+    text, job_params = _complete(job, now, using) if last else fence_sql(job, now, using)
     parts.append(f"fence AS ({text} AND EXISTS (SELECT 1 FROM running) RETURNING 1)")
     params += job_params
     if last:
@@ -138,7 +138,7 @@ def insert_succeeded(
     step_run.status, step_run.finished_at, step_run.success_guard = StepStatus.SUCCEEDED, now, True
     for name, value in values.items():
         setattr(step_run, name, value)
-    text, params = _complete(job, now, using) if last else _fence(job, now, using)
+    text, params = _complete(job, now, using) if last else fence_sql(job, now, using)
     parts, guard, moved = [f"fence AS ({text} RETURNING 1)"], _FENCED, "1"
     started = {"started_at": now} if pending else {}
     if last:
@@ -185,7 +185,7 @@ def _held(job: ClaimedJob, now: dt.datetime) -> dict[str, Any]:
     }
 
 
-def _fence(job: ClaimedJob, now: dt.datetime, using: str) -> tuple[str, list[Any]]:
+def fence_sql(job: ClaimedJob, now: dt.datetime, using: str) -> tuple[str, list[Any]]:
     """The lease extension that :func:`~django_automate.outbox.lease.fence` runs."""
     extended = {"lease_expires_at": now + dt.timedelta(seconds=conf.lease_seconds()), "updated_at": now}
     return sql.update_sql(OutboxJob, using, _held(job, now), extended)
