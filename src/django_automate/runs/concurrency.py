@@ -41,6 +41,7 @@ from django_automate.rules.matching import event_data
 from django_automate.runs import single_statement, states
 from django_automate.tracing.logging import log_extra
 from django_automate.workflows.templating import render_string
+from django_automate.workflows.versions import get_version
 
 logger = logging.getLogger(__name__)
 
@@ -82,24 +83,39 @@ def display_key(run: ExecutionRun, *, using: str = "default") -> str:
     return _rendered(spec, data)[:KEY_DISPLAY_LENGTH]
 
 
-def limit_of(run: ExecutionRun) -> int:
-    spec = run.workflow_version.definition.get("concurrency") or {}
+def limit_of(run: ExecutionRun, *, using: str = "default") -> int:
+    spec = get_version(run.workflow_version_id, using=using).definition.get("concurrency") or {}
     return max(1, int(spec.get("limit", 1)))
+
+
+def admit_created(runs: list[ExecutionRun], *, using: str = "default") -> None:
+    """In the transaction that creates ``runs`` (routing, debounce, backfill): admit the keyed ones a slot allows.
+
+    Under the lock of each keyed workflow's row (taken in a fixed order), in arrival order, with
+    the same counts as :func:`admit`: a run created while its key has a free slot and nobody
+    waiting ahead holds the slot from its creation, and its first claim has nothing to check.
+    The others stay pending and go through :func:`admit` when their jobs are claimed.
+    """
+    keyed = [run for run in runs if run.concurrency_key]
+    if not keyed:
+        return
+    for workflow_id in sorted({run.workflow_id for run in keyed}, key=str):
+        list(Workflow.objects.using(using).select_for_update().filter(pk=workflow_id).values_list("pk"))
+    now = timezone.now()
+    for run in sorted(keyed, key=lambda run: (run.event.received_at, run.id)):
+        if _count_and_admit(run, limit_of(run, using=using), now, using)[2]:
+            run.admitted_at = now
+            metrics.slot_wait(0.0)
 
 
 def admit(job: ClaimedJob, run: ExecutionRun, *, using: str = "default") -> bool:
     """Give the pending run a slot of its key (True), or put its job back until a slot may be free (False)."""
-    limit = limit_of(run)
+    limit = limit_of(run, using=using)
     now = timezone.now()
-    arrived = run.event.received_at  # loaded with the run (``runs.loading``)
     with transaction.atomic(using=using):
         # A write first (SQLite takes its write lock now, not halfway), then the key's lock: the workflow's row.
         _fence_and_lock(job, run.workflow_id, now, using)
-        same = ExecutionRun.objects.using(using).filter(concurrency_key=run.concurrency_key)
-        holding = same.filter(admitted_at__isnull=False).exclude(status__in=states.TERMINAL)
-        earlier = Q(event__received_at__lt=arrived) | Q(event__received_at=arrived, id__lt=run.id)
-        ahead = same.filter(earlier, admitted_at__isnull=True, status=RunStatus.PENDING)
-        held, waiting, admitted = _count_and_admit(run, holding, ahead, limit, now, using)
+        held, waiting, admitted = _count_and_admit(run, limit, now, using)
         if admitted:
             run.admitted_at = now
             metrics.slot_wait(max(0.0, (now - run.created_at).total_seconds()))
@@ -133,60 +149,79 @@ def _fence_and_lock(job: ClaimedJob, workflow_id: Any, now: dt.datetime, using: 
             raise exceptions.LeaseLost(details={"job_id": job.id})
 
 
-def _count_and_admit(
-    run: ExecutionRun, holding: Any, ahead: Any, limit: int, now: dt.datetime, using: str
-) -> tuple[int, int, bool]:
-    """(runs holding a slot, pending runs ahead, whether ``run`` was admitted): one statement on PostgreSQL.
+def _count_and_admit(run: ExecutionRun, limit: int, now: dt.datetime, using: str) -> tuple[int, int, bool]:
+    """(runs of the key holding a slot, pending runs ahead of ``run``, whether ``run`` was admitted).
 
     Read after the workflow's lock was taken: each statement of a READ COMMITTED transaction
     sees what committed before it began, so the counts include every admission before ours.
+    One statement on PostgreSQL (:data:`_ADMIT`); the ORM's three elsewhere.
     """
-    if transaction.get_connection(using).vendor != "postgresql":
-        held, waiting = holding.count(), ahead.count()
-        admitted = held + waiting < limit and bool(
-            ExecutionRun.objects.using(using).filter(pk=run.pk, admitted_at__isnull=True).update(admitted_at=now)
-        )
-        return held, waiting, admitted
-    connection = transaction.get_connection(using)
-    held_sql, held_params = holding.values("id").query.get_compiler(using=using).as_sql()
-    ahead_sql, ahead_params = ahead.values("id").query.get_compiler(using=using).as_sql()
-    update, update_params = sql.update_sql(ExecutionRun, using, {"id": run.pk}, {"admitted_at": now})
-    column = connection.ops.quote_name("admitted_at")
-    statement = (
-        f"WITH holding AS (SELECT count(*) AS n FROM ({held_sql}) h),"
-        f" ahead AS (SELECT count(*) AS n FROM ({ahead_sql}) a),"
-        f" admitted AS ({update} AND {column} IS NULL"
-        " AND (SELECT n FROM holding) + (SELECT n FROM ahead) < %s RETURNING 1)"
-        " SELECT (SELECT n FROM holding), (SELECT n FROM ahead), (SELECT count(*) FROM admitted)"
+    arrived = run.event.received_at
+    if transaction.get_connection(using).vendor == "postgresql":
+        terminal = sorted(str(status) for status in states.TERMINAL)
+        params = [run.concurrency_key, *terminal, run.concurrency_key, str(RunStatus.PENDING), arrived, arrived, run.id]
+        with sql.hot_cursor(using) as cursor:
+            cursor.execute(_ADMIT, [*params, now, run.id, limit])
+            held, waiting, admitted = cursor.fetchone()
+        return int(held), int(waiting), bool(admitted)
+    same = ExecutionRun.objects.using(using).filter(concurrency_key=run.concurrency_key)
+    held = same.filter(admitted_at__isnull=False).exclude(status__in=states.TERMINAL).count()
+    earlier = Q(event__received_at__lt=arrived) | Q(event__received_at=arrived, id__lt=run.id)
+    waiting = same.filter(earlier, admitted_at__isnull=True, status=RunStatus.PENDING).count()
+    admitted = held + waiting < limit and bool(
+        ExecutionRun.objects.using(using).filter(pk=run.pk, admitted_at__isnull=True).update(admitted_at=now)
     )
-    with sql.hot_cursor(using) as cursor:
-        cursor.execute(statement, [*held_params, *ahead_params, *update_params, limit])
-        held, waiting, admitted = cursor.fetchone()
-    return int(held), int(waiting), bool(admitted)
+    return held, waiting, admitted
+
+
+#: PostgreSQL: the counts of :func:`_count_and_admit` and the admission, in one statement. Hand-written
+#: (the ORM would compile three querysets per admission, costing more than the statement itself).
+_ADMIT = f"""WITH holding AS (
+  SELECT count(*) AS n FROM {ExecutionRun._meta.db_table}
+  WHERE concurrency_key = %s AND admitted_at IS NOT NULL AND status NOT IN (%s, %s, %s)
+), ahead AS (
+  SELECT count(*) AS n FROM {ExecutionRun._meta.db_table} r JOIN {Event._meta.db_table} e ON e.id = r.event_id
+  WHERE r.concurrency_key = %s AND r.admitted_at IS NULL AND r.status = %s
+    AND (e.received_at < %s OR (e.received_at = %s AND r.id < %s))
+), admitted AS (
+  UPDATE {ExecutionRun._meta.db_table} SET admitted_at = %s
+  WHERE id = %s AND admitted_at IS NULL AND (SELECT n FROM holding) + (SELECT n FROM ahead) < %s RETURNING 1
+)
+SELECT (SELECT n FROM holding), (SELECT n FROM ahead), (SELECT count(*) FROM admitted)"""
+
+#: PostgreSQL: :func:`release` in one statement.
+_RELEASE = f"""UPDATE {OutboxJob._meta.db_table} SET available_at = %s, updated_at = %s
+WHERE kind = %s AND status = %s AND run_id IN (
+  SELECT r.id FROM {ExecutionRun._meta.db_table} r JOIN {Event._meta.db_table} e ON e.id = r.event_id
+  WHERE r.concurrency_key = %s AND r.status = %s AND r.admitted_at IS NULL
+  ORDER BY e.received_at, r.id LIMIT %s
+)"""
 
 
 def release(run: ExecutionRun, *, using: str = "default") -> int:
-    """After ``run`` ended: make the jobs of the next pending runs of its key due now; the jobs woken.
-
-    One statement where the database allows a sliced subquery in ``IN`` (not MySQL/MariaDB).
-    """
+    """After ``run`` ended: make the jobs of the next pending runs of its key due now; the jobs woken."""
     if not run.concurrency_key:
         return 0
-    limit = limit_of(run)
-    pending = (
-        ExecutionRun.objects.using(using)
-        .filter(concurrency_key=run.concurrency_key, status=RunStatus.PENDING, admitted_at__isnull=True)
-        .order_by("event__received_at", "id")
-        .values_list("id", flat=True)[:limit]
-    )
-    if not connections[using].features.allow_sliced_subqueries_with_in:
-        pending = list(pending)  # type: ignore[assignment]
+    limit = limit_of(run, using=using)
     now = timezone.now()
-    woken = (
-        OutboxJob.objects.using(using)
-        .filter(run_id__in=pending, kind=JobKind.EXECUTE_RUN, status=JobStatus.READY)
-        .update(available_at=now, updated_at=now)
-    )
+    if connections[using].vendor == "postgresql":
+        params = [now, now, str(JobKind.EXECUTE_RUN), str(JobStatus.READY), run.concurrency_key]
+        params += [str(RunStatus.PENDING), limit]
+        with sql.hot_cursor(using) as cursor:
+            cursor.execute(_RELEASE, params)
+            woken = cursor.rowcount
+    else:
+        pending = (
+            ExecutionRun.objects.using(using)
+            .filter(concurrency_key=run.concurrency_key, status=RunStatus.PENDING, admitted_at__isnull=True)
+            .order_by("event__received_at", "id")
+            .values_list("id", flat=True)[:limit]
+        )
+        woken = (
+            OutboxJob.objects.using(using)
+            .filter(run_id__in=list(pending), kind=JobKind.EXECUTE_RUN, status=JobStatus.READY)
+            .update(available_at=now, updated_at=now)
+        )
     if woken:
         notify(using, "default")
     return int(woken)

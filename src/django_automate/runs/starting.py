@@ -45,11 +45,14 @@ def start_runs(
 ) -> tuple[ClaimedJob, ExecutionRun] | None:
     """Insert ``runs`` (one statement) and their jobs; with ``worker_id``, the first one's job is claimed for it.
 
+    Runs of a workflow with a concurrency key take a free slot now (``concurrency.admit_created``).
+
     Returns that claimed job and its run (a hand-off, see ``routing.Handoff``), else ``None``.
     """
     if not runs:
         return None
     ExecutionRun.objects.using(using).bulk_create(runs)
+    concurrency.admit_created(runs, using=using)
     handed: tuple[ClaimedJob, ExecutionRun] | None = None
     queued = runs
     if worker_id is not None:
