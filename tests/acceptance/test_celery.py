@@ -13,6 +13,7 @@ import signal
 import socket
 import subprocess
 import sys
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -365,6 +366,20 @@ def test_tasks_of_djangos_tasks_framework_run_through_a_real_celery_worker(broke
     assert in_transaction.return_value == {"attempt": 1, "id": in_transaction.id, "x": 3}
     assert failed.status.name == "FAILED" and "through the broker" in failed.errors[0].traceback
     assert all(result.attempts == 1 and result.worker_ids[0].startswith("celery:") for result in every)
+    assert {job.leased_by.split(":")[0] for job in OutboxJob.objects.all()} == {"celery"}
+
+
+def test_a_debounced_burst_starts_one_run_through_celery(broker, celery_workers, workflow_factory, rule_factory):
+    """The burst's trailing run is started by a delayed job, which the broker's worker runs when it is due."""
+    workflow = workflow_factory(steps=[{"id": "note", "connector": "log", "action": "write", "with": {"message": "x"}}])
+    rule_factory(workflow, debounce_seconds=1, debounce_key="{{ event.payload.id }}")
+    worker = celery_workers.current
+    with override_settings(AUTOMATE=worker.settings()):
+        events = [django_automate.emit("order.created", {"id": key, "n": n}) for n in range(10) for key in "ab"]
+    wait_for(lambda: ExecutionRun.objects.filter(status="succeeded").count() == 2, 60, "two runs", worker.process)
+    time.sleep(1.5)  # no third run comes later
+    runs = sorted(ExecutionRun.objects.select_related("event"), key=lambda run: run.event.payload["id"])
+    assert [run.event_id for run in runs] == [events[-2].id, events[-1].id]  # each key's last event
     assert {job.leased_by.split(":")[0] for job in OutboxJob.objects.all()} == {"celery"}
 
 
