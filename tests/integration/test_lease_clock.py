@@ -67,7 +67,7 @@ def test_the_one_statement_fence_uses_the_database_clock_too():
 
     job = claimed_job_expired_a_second_ago()
     with worker_clock_behind():
-        text, params = single_statement._fence(job, timezone.now(), "default")
+        text, params = single_statement.fence_sql(job, timezone.now(), "default")
         with connection.cursor() as cursor:
             cursor.execute(text, params)
             assert cursor.rowcount == 0
