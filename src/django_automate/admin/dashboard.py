@@ -15,8 +15,8 @@ from django.template.response import TemplateResponse
 from django.urls import URLPattern, path
 
 from django_automate import exceptions
-from django_automate.admin import charts
 from django_automate.admin.display import ReadOnlyAdminMixin, require_permissions
+from django_automate.admin.drawing import charts
 from django_automate.admin.events import TRACE_PERMISSIONS
 from django_automate.models import Dashboard, MetricRollup, RollupMark, RunStatus
 from django_automate.observability import dashboard

@@ -1,1 +1,1 @@
-"""Charts drawn on the server as inline SVG (no JavaScript needed to read them): run waterfalls, step graphs."""
+"""Charts drawn on the server as inline SVG, readable without JavaScript: dashboard, waterfalls, step graphs."""
